@@ -1,0 +1,85 @@
+// lib/slab/slab.h — object caches (Bonwick-style, SLUB-like fast path) and the
+// kmalloc family, over the page heap. Public API of the slab layer.
+//
+// A cache hands out objects of one size. Its memory comes in slabs: runs of
+// 1..N pages from the page heap, each starting with a SlabPage header followed
+// by the objects. The page heap's PageInfo for every page of a slab points at
+// the SlabPage, so kmem_cache_free/kfree find an object's slab and cache in
+// O(1) with no per-object header. Each cache keeps partial, full and empty
+// slabs; a few empty slabs are kept (hysteresis), the rest go back.
+//
+// Frees are always checked (normal builds): a pointer that is not the start of
+// an allocated object of this allocator — interior, foreign, already free — is
+// reported ("double free", "invalid free", naming cache and object index) and
+// refused, leaving the free lists intact.
+#pragma once
+
+#include "core/types.h"
+#include "vm/page_heap.h"
+
+namespace kheap {
+
+struct KmemCache;  // opaque to callers; defined in slab/cache_internal.h
+
+// Cache creation flags.
+enum : uint32_t {
+  SLAB_HWCACHE_ALIGN = 1u << 0,  // align objects to 64 bytes
+  SLAB_POISON = 1u << 1,         // (debug) poison free objects
+  SLAB_RED_ZONE = 1u << 2,       // (debug) redzones around objects
+  SLAB_STORE_USER = 1u << 3,     // (debug) record alloc/free sites
+};
+
+using KmemCtor = void (*)(void* object);
+
+// Bring the slab layer up over `page_heap` (also resets all global slab state,
+// so host tests can start over on a fresh machine). Creates the kmalloc caches.
+bool slab_init(vm::PageHeap* page_heap);
+vm::PageHeap* slab_page_heap();
+
+KmemCache* kmem_cache_create(const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor);
+void* kmem_cache_alloc(KmemCache* cache);
+void kmem_cache_free(KmemCache* cache, void* object);
+size_t kmem_cache_shrink(KmemCache* cache);     // returns the pages given back
+bool kmem_cache_destroy(KmemCache* cache);      // refuses (and lists live objects) if any remain
+
+void* kmalloc(size_t size);
+void* kzalloc(size_t size);
+void* kmalloc_aligned(size_t size, size_t align);  // align: power of two
+void* krealloc(void* p, size_t new_size);          // krealloc(nullptr, n) == kmalloc(n); krealloc(p, 0) frees, returns nullptr
+void kfree(const void* p);                         // kfree(nullptr) is a no-op
+size_t ksize(const void* p);                       // usable size; 0 for nullptr or a bad pointer (reported)
+
+// What an address is, for the `block` command and reports.
+struct BlockInfo {
+  enum Kind : uint8_t { NotInHeap, PageHeapMetadata, FreePages, SlabObject, SlabHeader, LargeBlock, OtherRun } kind;
+  void* run_start;
+  size_t run_pages;
+  const KmemCache* cache;
+  const char* cache_name;
+  size_t object_index;
+  size_t object_size;
+  void* object_start;
+  size_t offset;        // addr - object_start (or addr - run_start)
+  bool allocated;
+};
+BlockInfo describe_address(const void* addr);
+
+// /proc/slabinfo 2.1 format, through print().
+void print_slabinfo();
+
+// Iteration over caches, for reports and the gdb/monitor views.
+struct CacheStats {
+  const char* name;
+  size_t object_size;     // size of one object slot
+  size_t active_objects;
+  size_t total_objects;
+  size_t objects_per_slab;
+  size_t pages_per_slab;
+  size_t active_slabs;    // partial + full
+  size_t total_slabs;     // + empty
+};
+size_t cache_count();
+bool cache_stats(size_t index, CacheStats* out);
+KmemCache* find_cache(const char* name);
+
+}  // namespace kheap
