@@ -1,0 +1,95 @@
+// kernel/paging.cpp — page tables for the kernel (see paging.h for the layout).
+//
+// Invariants: page 0 is never mapped (null dereferences fault); the identity
+// area's tables are static and never freed; a break-window page table is
+// allocated from the PMM on the first map into its 4 MiB and kept (the window
+// is at most 128 tables); every change to a present entry is followed by invlpg.
+#include "paging.h"
+
+#include "core/assert.h"
+#include "kernel_memory.h"
+
+namespace kheap::kernel {
+
+namespace {
+
+constexpr uint32_t kPresent = 1u << 0;
+constexpr uint32_t kWritable = 1u << 1;
+constexpr uint32_t kIdentityTables = kIdentityLimit >> 22;
+constexpr uint32_t kRecursiveSlot = 1023;
+
+alignas(4096) uint32_t g_page_directory[1024];
+alignas(4096) uint32_t g_identity_tables[kIdentityTables][1024];
+uint32_t g_window_tables = 0;
+
+uint32_t* directory() { return reinterpret_cast<uint32_t*>(0xFFFFF000u); }
+uint32_t* table_for(uint32_t virt) { return reinterpret_cast<uint32_t*>(kRecursiveBase + ((virt >> 22) << 12)); }
+void invlpg(uint32_t virt) { asm volatile("invlpg (%0)" : : "r"(virt) : "memory"); }
+
+}  // namespace
+
+void paging_init() {
+  for (uint32_t t = 0; t < kIdentityTables; ++t) {
+    for (uint32_t i = 0; i < 1024; ++i) {
+      uint32_t addr = (t << 22) | (i << 12);
+      g_identity_tables[t][i] = addr == 0 ? 0 : (addr | kPresent | kWritable);
+    }
+    g_page_directory[t] = reinterpret_cast<uint32_t>(g_identity_tables[t]) | kPresent | kWritable;
+  }
+  g_page_directory[kRecursiveSlot] = reinterpret_cast<uint32_t>(g_page_directory) | kPresent | kWritable;
+  asm volatile(
+      "mov %0, %%cr3\n"
+      "mov %%cr0, %%eax\n"
+      "or $0x80010000, %%eax\n"  // PG | WP
+      "mov %%eax, %%cr0\n"
+      :
+      : "r"(g_page_directory)
+      : "eax", "memory");
+}
+
+bool map_page(uint32_t virt, uint32_t phys) {
+  KHEAP_ASSERT((virt & 0xFFF) == 0 && (phys & 0xFFF) == 0);
+  KHEAP_ASSERT(virt >= kIdentityLimit && virt < kRecursiveBase);
+  uint32_t pde = virt >> 22;
+  if ((directory()[pde] & kPresent) == 0) {
+    PhysAddr table = g_pmm.alloc_frame(pmm::kOwnerPageTable);
+    if (table == 0) return false;
+    directory()[pde] = table | kPresent | kWritable;
+    invlpg(reinterpret_cast<uint32_t>(table_for(virt)));
+    uint32_t* t = table_for(virt);
+    for (int i = 0; i < 1024; ++i) t[i] = 0;
+    ++g_window_tables;
+  }
+  uint32_t& pte = table_for(virt)[(virt >> 12) & 1023];
+  KHEAP_ASSERT((pte & kPresent) == 0);
+  pte = phys | kPresent | kWritable;
+  invlpg(virt);
+  return true;
+}
+
+uint32_t unmap_page(uint32_t virt) {
+  KHEAP_ASSERT((virt & 0xFFF) == 0 && virt >= kIdentityLimit && virt < kRecursiveBase);
+  if ((directory()[virt >> 22] & kPresent) == 0) return 0;
+  uint32_t& pte = table_for(virt)[(virt >> 12) & 1023];
+  if ((pte & kPresent) == 0) return 0;
+  uint32_t frame = pte & ~0xFFFu;
+  pte = 0;
+  invlpg(virt);
+  return frame;
+}
+
+uint32_t translate(uint32_t virt) {
+  if ((directory()[virt >> 22] & kPresent) == 0) return 0;
+  uint32_t pte = table_for(virt)[(virt >> 12) & 1023];
+  if ((pte & kPresent) == 0) return 0;
+  return (pte & ~0xFFFu) | (virt & 0xFFF);
+}
+
+bool is_mapped(uint32_t virt) {
+  if ((directory()[virt >> 22] & kPresent) == 0) return false;
+  return (table_for(virt)[(virt >> 12) & 1023] & kPresent) != 0;
+}
+
+uint32_t page_table_frames() { return g_window_tables; }
+
+}  // namespace kheap::kernel
