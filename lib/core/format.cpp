@@ -29,20 +29,25 @@ struct Spec {
   int precision = -1;
 };
 
-void emit_number(Out& out, uint64_t value, bool negative, unsigned base, bool upper, const Spec& spec) {
+void emit_number(Out& out, uint64_t value, bool negative, unsigned base, bool upper, const Spec& spec,
+                 bool is_signed) {
   char digits[24];
   int n = 0;
+  const bool was_zero = value == 0;
   const char* set = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   if (value == 0 && spec.precision != 0) digits[n++] = '0';
   while (value != 0) {
     digits[n++] = set[value % base];
     value /= base;
   }
-  char sign = negative ? '-' : spec.plus ? '+' : spec.space ? ' ' : 0;
-  const char* prefix = (spec.alt && base == 16) ? (upper ? "0X" : "0x") : (spec.alt && base == 8) ? "0" : "";
+  char sign = !is_signed ? 0 : negative ? '-' : spec.plus ? '+' : spec.space ? ' ' : 0;
+  int zeros = spec.precision > n ? spec.precision - n : 0;
+  // '#': 0x for nonzero hex; for octal, make sure the first digit is a 0.
+  const char* prefix = "";
+  if (spec.alt && base == 16 && !was_zero) prefix = upper ? "0X" : "0x";
+  if (spec.alt && base == 8 && zeros == 0 && (n == 0 || digits[n - 1] != '0')) prefix = "0";
   int prefix_len = 0;
   while (prefix[prefix_len]) ++prefix_len;
-  int zeros = spec.precision > n ? spec.precision - n : 0;
   int body = n + zeros + prefix_len + (sign ? 1 : 0);
   int pad = spec.width > body ? spec.width - body : 0;
   if (spec.zero && !spec.left && spec.precision < 0) {
@@ -133,7 +138,7 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list args) {
         if (length == -2) v = static_cast<short>(v);
         bool neg = v < 0;
         uint64_t mag = neg ? static_cast<uint64_t>(0) - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-        emit_number(out, mag, neg, 10, false, spec);
+        emit_number(out, mag, neg, 10, false, spec, true);
         break;
       }
       case 'u':
@@ -148,13 +153,13 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list args) {
         if (length == -1) v = static_cast<unsigned char>(v);
         if (length == -2) v = static_cast<unsigned short>(v);
         unsigned base = conv == 'u' ? 10 : conv == 'o' ? 8 : 16;
-        emit_number(out, v, false, base, conv == 'X', spec);
+        emit_number(out, v, false, base, conv == 'X', spec, false);
         break;
       }
       case 'p': {
         Spec ps = spec;
         ps.alt = true;
-        emit_number(out, reinterpret_cast<uintptr_t>(va_arg(args, void*)), false, 16, false, ps);
+        emit_number(out, reinterpret_cast<uintptr_t>(va_arg(args, void*)), false, 16, false, ps, false);
         break;
       }
       case 'c': {
