@@ -43,6 +43,9 @@ HOSTLIB_OBJS := $(patsubst %.cpp,$(HOSTB)/obj/%.o,$(LIB_SRCS) $(HOSTLIB_SRCS))
 SUPPORT_OBJS := $(patsubst %.cpp,$(HOSTB)/obj/%.o,$(TEST_SUPPORT))
 TEST_BINS    := $(patsubst host_tests/%.cpp,$(HOSTB)/%,$(TEST_SRCS))
 BENCH_BINS   := $(patsubst bench/%.cpp,$(HOSTB)/%,$(BENCH_SRCS))
+# Instruction-count drivers (a main() each), run under callgrind by bench/<name>_callgrind.sh.
+CALLGRIND_SRCS := $(wildcard bench/*_callgrind.cpp)
+CALLGRIND_BINS := $(patsubst bench/%.cpp,$(HOSTB)/%,$(CALLGRIND_SRCS))
 
 KERNEL_ELF := $(BUILD)/kheap.elf
 KERNEL_ISO := $(BUILD)/kheap.iso
@@ -98,11 +101,16 @@ $(HOSTB)/%_bench: $(HOSTB)/obj/bench/%_bench.o $(HOST_LIB_A)
 	@$(CXX_HOST) $(HOST_CXXFLAGS) -o $@ $< $(HOST_LIB_A) -lbenchmark \
 	  $$(sed -n 's|^// bench-libs:||p' bench/$*_bench.cpp) $(HOST_LDLIBS)
 
+$(HOSTB)/%_callgrind: $(HOSTB)/obj/bench/%_callgrind.o $(HOST_LIB_A)
+	@echo "  LD  [host]   $@"
+	@$(CXX_HOST) $(HOST_CXXFLAGS) -o $@ $< $(HOST_LIB_A) \
+	  $$(sed -n 's|^// bench-libs:||p' bench/$*_callgrind.cpp) $(HOST_LDLIBS)
+
 .PHONY: host-tests check-host benches
 host-tests: $(TEST_BINS)
 check-host: host-tests
 	@tools/run-host-tests.sh $(TEST_BINS)
-benches: $(BENCH_BINS)
+benches: $(BENCH_BINS) $(CALLGRIND_BINS)
 
 # --- Running --------------------------------------------------------------
 # make run [CMDS="selftest; exit"] [MEM=128M]
@@ -129,6 +137,7 @@ bench:
 	@tools/install-deps.sh kernel host bench
 	@$(MAKE) --no-print-directory benches
 	@tools/run-benches.sh $(BENCH_BINS)
+	@for s in bench/*_callgrind.sh; do echo "=== $$s (instruction counts under callgrind)"; bash $$s; done
 
 # --- Misc -----------------------------------------------------------------
 .PHONY: all clean help

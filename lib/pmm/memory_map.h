@@ -7,6 +7,8 @@
 // ranges. Rules: where a usable and a non-usable region overlap, the non-usable
 // one wins; unaligned usable ranges are trimmed inward to whole pages; memory at
 // or above `phys_limit` (4 GiB on i386) is dropped and counted as ignored.
+// Reserved ranges are widened outward to whole pages. Accounting: of the RAM
+// below phys_limit, usable + reserved + trimmed + dropped bytes add up to all of it.
 #pragma once
 
 #include "core/types.h"
@@ -49,6 +51,7 @@ struct NormalizedMap {
   uint64_t ignored_bytes = 0;       // usable memory at/above phys_limit
   uint64_t trimmed_bytes = 0;       // lost to page-alignment trimming
   uint64_t reserved_bytes = 0;      // usable memory taken away by reserved ranges
+  uint64_t dropped_bytes = 0;       // usable memory in pieces beyond kMaxUsableRanges (not in ranges)
   bool overflowed = false;          // more than kMaxUsableRanges pieces (extra ones dropped)
 };
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# tools/debug.sh — `make debug`: QEMU stopped at the first instruction with a
+# gdb stub, and gdb attached with the kernel's symbols, kheap's gdb extension
+# (tools/gdb/kheap.py) and a breakpoint at kernel_entry.
+#
+#   tools/debug.sh [--mem 128M] [--cmds "..."] [--batch GDB_SCRIPT] [--port N]
+#
+# --batch runs gdb non-interactively with the given command file (the tests use
+# it). QEMU always runs under a timeout, so a failed gdb never leaves it waiting.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mem=128M cmds="" batch="" port=$((20000 + RANDOM % 10000)) timeout_s=3600
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --mem) mem=$2; shift 2 ;;
+    --cmds) cmds=$2; shift 2 ;;
+    --batch) batch=$2; timeout_s=120; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    *) echo "debug: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+mkdir -p build/logs
+log=build/logs/debug-qemu.log
+args=(--mem "$mem" --gdb "$port" --log "$log" --quiet --timeout "$timeout_s")
+[ -n "$cmds" ] && args+=(--cmds "$cmds")
+tools/qemu-run.sh "${args[@]}" 2>"$log.err" &
+qemu_pid=$!
+trap 'kill $qemu_pid 2>/dev/null; pkill -f "tcp::$port" 2>/dev/null' EXIT
+# Wait for the stub to listen.
+for _ in $(seq 50); do
+  (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+  sleep 0.1
+done
+
+gdb_args=(-q build/kheap.elf -ex "set pagination off" -ex "set confirm off"
+          -ex "target remote 127.0.0.1:$port" -x tools/gdb/kheap.py)
+if [ -n "$batch" ]; then
+  gdb -batch "${gdb_args[@]}" -x "$batch"
+  status=$?
+else
+  echo "kheap: QEMU is stopped at the first instruction; serial output goes to $log" >&2
+  echo "kheap: try 'continue', then Ctrl-C, then 'kheap meminfo'. 'kheap help' lists the commands." >&2
+  gdb "${gdb_args[@]}" -ex "break kernel_entry" -ex "kheap help"
+  status=$?
+fi
+exit $status
