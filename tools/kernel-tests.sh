@@ -90,7 +90,7 @@ run_case crash-page-fault 64M  60 126 "crash" check_crash_pf
 run_case crash-ud         64M  60 126 "crash ud" check_crash_ud
 run_case touch-null       64M  60 126 "touch 0" check_touch_null
 
-for f in tools/kernel-tests.d/*.sh; do
+for f in tools/kernel-cases/*.sh; do
   [ -e "$f" ] && source "$f"
 done
 

@@ -26,7 +26,7 @@ part() {  # part NAME COMMAND...
 part host-tests   tools/run-host-tests.sh "${bins[@]}"
 part lib-symbols  tools/check-lib-symbols.sh "${objs[@]}"
 part kernel       tools/kernel-tests.sh
-for extra in tools/test-parts.d/*.sh; do
+for extra in tools/test-parts/*.sh; do
   [ -e "$extra" ] || continue
   n=$(basename "$extra" .sh)
   part "$n" bash "$extra"
@@ -35,7 +35,7 @@ done
 echo
 echo "######## summary"
 total_p=0 total_f=0 bad=0
-for r in host-tests lib-symbols kernel $(ls tools/test-parts.d 2>/dev/null | sed -n 's/\.sh$//p'); do
+for r in host-tests lib-symbols kernel $(ls tools/test-parts 2>/dev/null | sed -n 's/\.sh$//p'); do
   if [ -f "build/test-results/$r" ]; then read -r p f <"build/test-results/$r"; else p=0 f=1; fi
   [ "$f" = 0 ] || bad=1
   total_p=$((total_p + p)) total_f=$((total_f + f))
