@@ -120,6 +120,11 @@ CMDS ?=
 run: $(KERNEL_ISO)
 	@tools/qemu-run.sh --mem $(MEM) --interactive $(if $(CMDS),--cmds "$(CMDS)")
 
+# make debug [CMDS="..."] [MEM=128M]: QEMU stopped with a gdb stub + gdb with tools/gdb/kheap.py
+.PHONY: debug
+debug: $(KERNEL_ISO)
+	@tools/debug.sh --mem $(MEM) $(if $(CMDS),--cmds "$(CMDS)")
+
 # --- Tests ----------------------------------------------------------------
 .PHONY: test check-lib-symbols kernel-tests
 check-lib-symbols: $(KLIB_OBJS)

@@ -12,6 +12,7 @@
 #include "kernel_memory.h"
 
 #include "core/format.h"
+#include "debug/roots.h"
 #include "heap/win32_heap.h"
 #include "multiboot.h"
 #include "paging.h"
@@ -124,6 +125,8 @@ void memory_init(const MultibootInfo* info) {
 
   g_break.init(kBreakWindowBase, kBreakWindowLimit, &g_frame_source, &g_mapper);
   require_step(g_page_heap.init(&g_break), "page heap init");
+  debug::publish_roots({&g_pmm, &g_break, &g_page_heap, &m.normalized,
+                        static_cast<uint64_t>(__kernel_end - __kernel_start)});
   require_step(slab_init(&g_page_heap), "slab allocator init");
   require_step(win32::heap_init(), "Win32-style heap init");
 }

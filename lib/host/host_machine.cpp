@@ -12,6 +12,8 @@
 // Not thread-safe, like everything below it.
 #include "host/host_machine.h"
 
+#include "debug/roots.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -69,12 +71,14 @@ bool HostMachine::create(const HostMachineConfig& config) {
 
   break_.init(window_base_, window_base_ + config.window_bytes, this, this);
   if (!page_heap_.init(&break_)) return destroy(), false;
+  debug::publish_roots({&pmm_, &break_, &page_heap_, nullptr, 0});  // for the gdb extension
   return true;
 }
 
 void HostMachine::destroy() {
   // The break, page heap and buddy only describe memory released here, so
   // they are simply forgotten.
+  if (debug::g_roots.pmm == &pmm_) debug::publish_roots({nullptr, nullptr, nullptr, nullptr, 0});
   page_heap_ = vm::PageHeap{};
   break_ = vm::KernelBreak{};
   pmm_ = pmm::BuddyAllocator{};
