@@ -2,8 +2,10 @@
 //
 // Invariants: page 0 is never mapped (null dereferences fault); the identity
 // area's tables are static and never freed; a break-window page table is
-// allocated from the PMM on the first map into its 4 MiB and kept (the window
-// is at most 128 tables); every change to a present entry is followed by invlpg.
+// allocated from the PMM on the first map into its 4 MiB and freed again when
+// its last page is unmapped (g_table_entries counts present entries per
+// table), so unmapping everything returns every frame; every change to a
+// present entry is followed by invlpg.
 #include "paging.h"
 
 #include "core/assert.h"
@@ -21,6 +23,7 @@ constexpr uint32_t kRecursiveSlot = 1023;
 alignas(4096) uint32_t g_page_directory[1024];
 alignas(4096) uint32_t g_identity_tables[kIdentityTables][1024];
 uint32_t g_window_tables = 0;
+uint16_t g_table_entries[1024];  // present entries in the page table of each directory slot
 
 uint32_t* directory() { return reinterpret_cast<uint32_t*>(0xFFFFF000u); }
 uint32_t* table_for(uint32_t virt) { return reinterpret_cast<uint32_t*>(kRecursiveBase + ((virt >> 22) << 12)); }
@@ -63,6 +66,7 @@ bool map_page(uint32_t virt, uint32_t phys) {
   uint32_t& pte = table_for(virt)[(virt >> 12) & 1023];
   KHEAP_ASSERT((pte & kPresent) == 0);
   pte = phys | kPresent | kWritable;
+  ++g_table_entries[pde];
   invlpg(virt);
   return true;
 }
@@ -75,6 +79,16 @@ uint32_t unmap_page(uint32_t virt) {
   uint32_t frame = pte & ~0xFFFu;
   pte = 0;
   invlpg(virt);
+  uint32_t pde = virt >> 22;
+  KHEAP_ASSERT(g_table_entries[pde] > 0);
+  if (--g_table_entries[pde] == 0) {
+    // The table maps nothing any more: give its frame back.
+    uint32_t table = directory()[pde] & ~0xFFFu;
+    directory()[pde] = 0;
+    invlpg(reinterpret_cast<uint32_t>(table_for(virt)));
+    g_pmm.free_frame(table);
+    --g_window_tables;
+  }
   return frame;
 }
 

@@ -82,4 +82,43 @@ size_t cache_count();
 bool cache_stats(size_t index, CacheStats* out);
 KmemCache* find_cache(const char* name);
 
+// ---------------------------------------------------------------------------
+// Additions (issue 5): private caches for other layers, queries, upkeep.
+// ---------------------------------------------------------------------------
+
+// A cache owned by another layer (a Win32-style heap). It behaves like any
+// cache for kmem_cache_alloc/free, but kfree()/krealloc()/ksize() refuse its
+// objects (WrongHeap): they belong to the owner. It is listed in slabinfo.
+KmemCache* kmem_cache_create_owned(const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor,
+                                   void* owner);
+void* kmem_cache_owner(const KmemCache* cache);           // nullptr for ordinary caches
+// The cache of a live (allocated) slab object: `object` must be the exact
+// start of an allocated object. nullptr otherwise (free, interior, foreign,
+// large kmalloc block). Never reports.
+const KmemCache* cache_of(const void* object);
+// Free every slab of `cache`, live objects or not, and destroy the cache (for
+// HeapDestroy). Returns the pages given back. kmalloc caches are refused (0).
+size_t kmem_cache_destroy_all(KmemCache* cache);
+
+void* kmem_cache_zalloc(KmemCache* cache);                // zeroes object_size bytes (constructor not run again)
+const char* kmem_cache_name(const KmemCache* cache);
+size_t kmem_cache_object_size(const KmemCache* cache);    // usable bytes per object (>= the size asked for)
+size_t kmem_cache_pages(const KmemCache* cache);          // pages held by its slabs
+size_t kmem_cache_live_objects(const KmemCache* cache);
+// Visit every object slot of `cache` (for HeapWalk/HeapValidate); fn returns
+// false to stop early. Returns false if stopped early.
+using KmemObjectVisitor = bool (*)(void* context, void* object, size_t size, bool allocated);
+bool kmem_cache_for_each_object(const KmemCache* cache, KmemObjectVisitor fn, void* context);
+// Validity predicate: lists, counters, free lists (reports FreeListCorruption
+// through core/report.h and returns false on the first problem found).
+bool kmem_cache_check(const KmemCache* cache);
+bool slab_check();                 // every cache
+size_t slab_shrink_all();          // kmem_cache_shrink on every cache (also releases the current slabs); pages
+
+// kmalloc size rounding: the usable size kmalloc(size) would give (a size
+// class, or whole pages above the largest class); 0 if size overflows.
+size_t kmalloc_good_size(size_t size);
+inline constexpr size_t kKmallocMaxClass = 8192;       // larger requests are page-heap runs
+inline constexpr size_t kKmallocMinAlign = sizeof(void*) == 8 ? 16 : 8;
+
 }  // namespace kheap

@@ -1,0 +1,777 @@
+// lib/slab/cache.cpp — object caches: KmemCache and SlabPage lifecycle, the
+// slow paths of allocation and free, and the checked free.
+//
+// Owns: every KmemCache (the kmalloc caches are static, see kmalloc.cpp; the
+// others are objects of the "kmem_cache" meta cache) and every slab run.
+//
+// Slab size (compute_layout): the smallest run of 1..8 pages whose waste —
+// header, alignment padding and the unused tail — is at most 12.5% of the run
+// and that holds at least 8 objects; failing that, the smallest run of 1..16
+// pages with waste <= 12.5% (8192-byte objects need 9 pages for that: 4
+// objects, 11.1%); failing that (huge custom objects), the least wasteful run
+// of up to 64 pages. Every kmalloc class meets the 12.5% bound.
+//
+// Invariants (kmem_cache_check): each slab is the cpu slab or on exactly the
+// list matching its inuse (partial: 0 < inuse < n, full: n, empty: 0), the
+// counters match the lists, every free object carries its marker and is on
+// exactly one freelist of its own slab, the cpu slab's free objects are on
+// cache->freelist, at most kKeepEmptySlabs empty slabs are kept, and the page
+// heap names the SlabPage as owner of every page of its run.
+#include <new>
+
+#include "core/assert.h"
+#include "core/bitops.h"
+#include "core/checked.h"
+#include "core/format.h"
+#include "core/report.h"
+#include "platform/platform.h"
+#include "slab/cache_internal.h"
+
+namespace kheap::slab {
+
+SlabGlobals g_slab;
+
+/* --- Layout ---------------------------------------------------------------- */
+
+namespace {
+
+constexpr size_t kHeaderSize = sizeof(SlabPage);
+
+struct Candidate {
+  bool ok;
+  SlabLayout layout;
+  size_t waste;
+};
+
+Candidate try_pages(size_t pages, size_t slot, size_t object_align) {
+  Candidate c{};
+  size_t run = pages * kPageSize;
+  size_t offset = align_up(kHeaderSize, object_align);
+  if (offset >= run) return c;
+  size_t objects = (run - offset) / slot;
+  if (objects > kMaxObjectsPerSlab) objects = kMaxObjectsPerSlab;
+  if (objects == 0) return c;
+  c.ok = true;
+  c.layout = {static_cast<uint32_t>(pages), static_cast<uint32_t>(objects), static_cast<uint32_t>(offset)};
+  c.waste = run - objects * slot;
+  return c;
+}
+
+bool waste_ok(const Candidate& c) { return c.ok && c.waste * 8 <= c.layout.pages * kPageSize; }
+
+}  // namespace
+
+bool compute_layout(size_t slot, size_t object_align, SlabLayout* out) {
+  if (slot == 0 || !is_power_of_two(object_align) || object_align > kPageSize) return false;
+  if (slot > kMaxPagesPerSlab * kPageSize) return false;
+  for (size_t n = 1; n <= 8; ++n) {
+    Candidate c = try_pages(n, slot, object_align);
+    if (waste_ok(c) && c.layout.objects >= 8) return *out = c.layout, true;
+  }
+  for (size_t n = 1; n <= 16; ++n) {
+    Candidate c = try_pages(n, slot, object_align);
+    if (waste_ok(c)) return *out = c.layout, true;
+  }
+  Candidate best{};
+  for (size_t n = 1; n <= kMaxPagesPerSlab; ++n) {
+    Candidate c = try_pages(n, slot, object_align);
+    // waste/pages smaller than best's (cross-multiplied, no division)
+    if (c.ok && (!best.ok || c.waste * best.layout.pages < best.waste * c.layout.pages)) best = c;
+  }
+  if (!best.ok) return false;
+  *out = best.layout;
+  return true;
+}
+
+// Why kfree's fixed rotate works (W = word bits, R = kFastRotate, size =
+// d0 << k with d0 odd and k <= R, a slab of n objects spanning < 2^18 bytes so
+// n * d0 <= 2^18 >> k, and -2^12 < off < 2^18 for p inside the run):
+// x = off * inv(d0) * 2^(R-k) mod 2^W, y = rotr(x, R).
+//  - off has a set bit below k: x has a set bit below R, which the rotate
+//    moves to bit >= W - R, so y >= 2^(W-R) >= 2^19 > n.
+//  - off = m << k: y = m * inv(d0) mod 2^(W-R); y < n means m == y * d0
+//    (mod 2^(W-R)) with y * d0 < 2^18 < 2^(W-R), i.e. m = y * d0 exactly for
+//    0 <= m < 2^18, and no negative m (its residue is >= 2^19 - 2^18).
+// So y < n exactly when off = y * size. (W - R >= 19 needs W = 32 at least.)
+void compute_inverse(size_t size, uintptr_t* inv, uint32_t* shift) {
+  KHEAP_ASSERT(size != 0);
+  uint32_t k = static_cast<uint32_t>(__builtin_ctzl(size));
+  uintptr_t odd = size >> k;
+  // Newton's iteration for the inverse modulo 2^W: x = odd is right to 3
+  // bits (odd * odd == 1 mod 8) and each step doubles that: 6 steps reach 192.
+  uintptr_t x = odd;
+  for (int i = 0; i < 6; ++i) x *= 2 - odd * x;
+  KHEAP_ASSERT(x * odd == 1);
+  *inv = x;
+  *shift = k;
+}
+
+/* --- Cache set-up and the registry ------------------------------------------ */
+
+namespace {
+
+void copy_name(char* dst, const char* src) {
+  if (!src) src = "(unnamed)";
+  size_t i = 0;
+  for (; src[i] && i + 1 < kCacheNameMax; ++i) dst[i] = src[i];
+  dst[i] = '\0';
+}
+
+size_t natural_align(size_t size) {
+  size_t a = size & (~size + 1);  // lowest set bit
+  return a > kPageSize ? kPageSize : a;
+}
+
+}  // namespace
+
+bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor,
+                void* owner, bool is_kmalloc) {
+  const char* shown = name ? name : "(unnamed)";
+  if (size == 0) {
+    report_bug(BugClass::BadArgument, "kmem_cache_create(%s): object size 0\n", shown);
+    return false;
+  }
+  if (align == 0) align = kMinAlign;
+  if (!is_power_of_two(align) || align > kPageSize) {
+    report_bug(BugClass::BadArgument, "kmem_cache_create(%s): alignment %zu is not a power of two <= %zu\n", shown,
+               align, kPageSize);
+    return false;
+  }
+  if ((flags & SLAB_HWCACHE_ALIGN) && align < 64) align = 64;
+  if (align < kMinAlign) align = kMinAlign;
+
+  // The two free-link words sit at the start of a free slot, or after the
+  // object when a constructor's state must survive while the object is free.
+  constexpr size_t kLinkBytes = 2 * sizeof(uintptr_t);
+  size_t free_offset = 0, slot = size < kLinkBytes ? kLinkBytes : size;
+  if (ctor) {
+    if (!checked_align_up(size, sizeof(uintptr_t), &free_offset) || !checked_add(free_offset, kLinkBytes, &slot)) {
+      report_bug(BugClass::SizeOverflow, "kmem_cache_create(%s): object size %zu overflows\n", shown, size);
+      return false;
+    }
+  }
+  if (!checked_align_up(slot, align, &slot)) {
+    report_bug(BugClass::SizeOverflow, "kmem_cache_create(%s): object size %zu overflows\n", shown, size);
+    return false;
+  }
+  size_t object_align = is_kmalloc ? natural_align(slot) : align;
+  SlabLayout layout;
+  if (!compute_layout(slot, object_align, &layout)) {
+    report_bug(BugClass::BadArgument, "kmem_cache_create(%s): object size %zu does not fit a slab of %zu pages\n",
+               shown, size, kMaxPagesPerSlab);
+    return false;
+  }
+
+  new (c) KmemCache();
+  compute_inverse(slot, &c->inv, &c->shift);
+  c->size = slot;
+  c->object_size = ctor ? free_offset : slot;
+  c->align = object_align;
+  c->free_offset = free_offset;
+  c->objects_offset = layout.objects_offset;
+  c->objects_per_slab = layout.objects;
+  c->pages_per_slab = layout.pages;
+  c->flags = flags;
+  c->ctor = ctor;
+  c->owner = owner;
+  c->is_kmalloc = is_kmalloc;
+  c->id = g_slab.next_id++;
+  // Objects of owned caches, and slots whose free link is not at offset 0,
+  // are never freed by kfree's inline path: the checked path handles them.
+  c->kfree_inline = !owner && !free_offset && c->shift <= kFastRotate;
+  c->fast_inv = c->kfree_inline ? c->inv << (kFastRotate - c->shift) : 0;
+  copy_name(c->name, name);
+  c->magic = kCacheMagic;
+  g_slab.caches.push_back(c);
+  return true;
+}
+
+bool cache_is_live(const KmemCache* c) {
+  if (!c || !g_slab.ready) return false;
+  for (const KmemCache* k : g_slab.caches)
+    if (k == c) return c->magic == kCacheMagic;
+  return false;
+}
+
+/* --- Slabs ------------------------------------------------------------------ */
+
+namespace {
+
+SlabPage* slab_create(KmemCache* c) {
+  vm::PageHeap* ph = g_slab.page_heap;
+  void* run = ph->alloc_run(c->pages_per_slab, vm::RunOwner::Slab, nullptr, c->id);
+  if (!run) return nullptr;
+  ph->set_owner(run, vm::RunOwner::Slab, run, c->id);
+  auto* s = new (run) SlabPage{};
+  s->cache = c;
+  s->objects = static_cast<char*>(run) + c->objects_offset;
+  s->magic = kSlabMagic;
+  // Constructors run here, once per object; the free list is built in
+  // address order so the first allocations come from the start of the run.
+  void* head = nullptr;
+  for (size_t i = c->objects_per_slab; i-- > 0;) {
+    void* obj = object_at(c, s, i);
+    if (c->ctor) c->ctor(obj);
+    uintptr_t* w = free_words(c, obj);
+    w[0] = reinterpret_cast<uintptr_t>(head);
+    w[1] = free_marker(obj);
+    head = obj;
+  }
+  s->freelist = head;
+  s->inuse = 0;
+  return s;
+}
+
+size_t slab_destroy(SlabPage* s) {
+  size_t pages = s->cache->pages_per_slab;
+  s->magic = 0;
+  bool ok = g_slab.page_heap->free_run(s);
+  KHEAP_ASSERT(ok);
+  return pages;
+}
+
+SlabList& list_for(KmemCache* c, SlabState st, size_t** count) {
+  switch (st) {
+    case SlabState::Partial: *count = &c->partial_count; return c->partial;
+    case SlabState::Full: *count = &c->full_count; return c->full;
+    default: *count = &c->empty_count; return c->empty;
+  }
+}
+
+void list_add(KmemCache* c, SlabPage* s, SlabState st) {
+  size_t* count;
+  SlabList& l = list_for(c, st, &count);
+  s->state = st;
+  s->fast_limit = 0;
+  l.push_front(s);
+  ++*count;
+}
+
+void list_del(KmemCache* c, SlabPage* s) {
+  KHEAP_ASSERT(s->state != SlabState::Cpu);
+  size_t* count;
+  list_for(c, s->state, &count).remove(s);
+  --*count;
+}
+
+SlabState state_for(const KmemCache* c, uint32_t inuse) {
+  return inuse == 0 ? SlabState::Empty : inuse == c->objects_per_slab ? SlabState::Full : SlabState::Partial;
+}
+
+// Keep at most `keep` empty slabs; returns the pages given back.
+size_t trim_empty(KmemCache* c, size_t keep) {
+  size_t pages = 0;
+  while (c->empty_count > keep) {
+    SlabPage* s = c->empty.back();  // the one emptied longest ago
+    list_del(c, s);
+    pages += slab_destroy(s);
+  }
+  return pages;
+}
+
+void freeze(KmemCache* c, SlabPage* s) {
+  c->freelist = s->freelist;
+  c->cpu_slab = s;
+  s->fast_limit = c->kfree_inline ? c->objects_per_slab : 0;
+  s->freelist = nullptr;
+  s->inuse = c->objects_per_slab;
+  s->state = SlabState::Cpu;
+}
+
+size_t count_list(const KmemCache* c, const void* head) {
+  size_t n = 0;
+  for (const void* o = head; o && n <= c->objects_per_slab; o = reinterpret_cast<void*>(free_words(c, o)[0])) ++n;
+  return n;
+}
+
+// Give the cpu slab back to the lists (its free objects onto its own freelist).
+void deactivate(KmemCache* c) {
+  SlabPage* s = c->cpu_slab;
+  if (!s) return;
+  size_t free = count_list(c, c->freelist);
+  KHEAP_ASSERT(free <= c->objects_per_slab);
+  s->freelist = c->freelist;
+  s->inuse = static_cast<uint32_t>(c->objects_per_slab - free);
+  c->freelist = nullptr;
+  c->cpu_slab = nullptr;
+  list_add(c, s, state_for(c, s->inuse));
+}
+
+}  // namespace
+
+void* cache_alloc_slow(KmemCache* c) {
+  if (!g_slab.ready || c->magic != kCacheMagic) return nullptr;
+  if (!c->freelist) {
+    // The cpu slab (if any) has no free object left: it is full.
+    if (SlabPage* old = c->cpu_slab) {
+      c->cpu_slab = nullptr;
+      list_add(c, old, SlabState::Full);
+    }
+    SlabPage* s = c->partial.front();
+    if (!s) s = c->empty.front();
+    if (s) {
+      list_del(c, s);
+    } else if (!(s = slab_create(c))) {
+      return nullptr;
+    }
+    freeze(c, s);
+  }
+  void* obj = c->freelist;
+  uintptr_t* w = free_words(c, obj);
+  c->freelist = reinterpret_cast<void*>(w[0]);
+  w[1] = 0;
+  return obj;
+}
+
+/* --- Free ------------------------------------------------------------------- */
+
+namespace {
+
+// Walk one freelist of `s` (bounded, every link checked). Calls fn(index) per
+// object. Returns false (after reporting) if the list is corrupt.
+template <typename Fn>
+bool walk_freelist(const KmemCache* c, const SlabPage* s, const void* head, Fn fn) {
+  size_t steps = 0;
+  for (const void* o = head; o;) {
+    uintptr_t i = object_index(c, s, o);
+    const uintptr_t* w = free_words(c, o);
+    if (i >= c->objects_per_slab || steps++ >= c->objects_per_slab) {
+      report_bug(BugClass::FreeListCorruption,
+                 "cache %s: slab %p free list holds %p, which is not a slot of the slab (or the list loops)\n",
+                 c->name, static_cast<const void*>(s), o);
+      return false;
+    }
+    if (w[1] != free_marker(o)) {
+      report_bug(BugClass::FreeListCorruption,
+                 "cache %s: free object %zu at %p was written after free (free marker %#zx, expected %#zx)\n",
+                 c->name, static_cast<size_t>(i), o, static_cast<size_t>(w[1]), static_cast<size_t>(free_marker(o)));
+      return false;
+    }
+    if (!fn(static_cast<size_t>(i))) return true;
+    o = reinterpret_cast<const void*>(w[0]);
+  }
+  return true;
+}
+
+enum class FreeState { Allocated, Free, Corrupt };
+
+FreeState free_state(const KmemCache* c, const SlabPage* s, const void* p) {
+  if (free_words(c, p)[1] != free_marker(p)) return FreeState::Allocated;
+  // The marker is there: look for p on the free lists to be sure.
+  size_t want = object_index(c, s, p);
+  bool found = false;
+  auto match = [&](size_t i) { return !(found = (i == want)); };
+  if (!walk_freelist(c, s, s->freelist, match)) return FreeState::Corrupt;
+  if (!found && s == c->cpu_slab && !walk_freelist(c, s, c->freelist, match)) return FreeState::Corrupt;
+  return found ? FreeState::Free : FreeState::Allocated;
+}
+
+}  // namespace
+
+bool object_is_free(const KmemCache* c, const SlabPage* s, const void* p) {
+  return free_state(c, s, p) != FreeState::Allocated;
+}
+
+// Put a validated, allocated object back. O(1).
+static void slab_free_object(KmemCache* c, SlabPage* s, void* p) {
+  uintptr_t* w = free_words(c, p);
+  w[1] = free_marker(p);
+  if (s == c->cpu_slab) {
+    w[0] = reinterpret_cast<uintptr_t>(c->freelist);
+    c->freelist = p;
+    return;
+  }
+  w[0] = reinterpret_cast<uintptr_t>(s->freelist);
+  s->freelist = p;
+  KHEAP_ASSERT(s->inuse > 0);
+  SlabState before = s->state;
+  SlabState after = state_for(c, --s->inuse);
+  if (after == before) return;
+  list_del(c, s);
+  list_add(c, s, after);
+  if (after == SlabState::Empty) trim_empty(c, kKeepEmptySlabs);
+}
+
+bool check_slab_object(KmemCache* expected, SlabPage* s, const void* p, const char* op, bool frees) {
+  if (s->magic != kSlabMagic || !s->cache || s->cache->magic != kCacheMagic) {
+    report_bug(BugClass::FreeListCorruption, "%s(%p): the header of slab %p is corrupt (magic %#x)\n", op, p,
+               static_cast<void*>(s), s->magic);
+    return false;
+  }
+  KmemCache* c = s->cache;
+  uintptr_t i = object_index(c, s, p);
+  BugClass bad = frees ? BugClass::InvalidFree : BugClass::BadArgument;
+  if (i >= c->objects_per_slab) {
+    uintptr_t a = reinterpret_cast<uintptr_t>(p), first = reinterpret_cast<uintptr_t>(s->objects);
+    if (a < first) {
+      report_bug(bad, "%s(%p): points into the header of a slab (%p) of cache %s\n", op, p, static_cast<void*>(s),
+                 c->name);
+    } else if ((a - first) / c->size >= c->objects_per_slab) {
+      report_bug(bad, "%s(%p): points past the last object of a slab (%p) of cache %s\n", op, p,
+                 static_cast<void*>(s), c->name);
+    } else {
+      size_t idx = (a - first) / c->size;
+      report_bug(bad, "%s(%p): not the start of an object: %zu bytes into object %zu (%p) of cache %s (object size %zu)\n",
+                 op, p, (a - first) - idx * c->size, idx, object_at(c, s, idx), c->name, c->size);
+    }
+    return false;
+  }
+  if (expected && expected != c) {
+    report_bug(BugClass::WrongHeap,
+               "%s(%s, %p): object %zu belongs to cache %s (object size %zu), not to cache %s; refused\n", op,
+               expected->name, p, static_cast<size_t>(i), c->name, c->size, expected->name);
+    return false;
+  }
+  if (!expected && c->owner) {
+    report_bug(BugClass::WrongHeap, "%s(%p): object %zu of private cache %s (owner %p) belongs to its owner\n", op,
+               p, static_cast<size_t>(i), c->name, c->owner);
+    return false;
+  }
+  switch (free_state(c, s, p)) {
+    case FreeState::Free:
+      report_bug(frees ? BugClass::DoubleFree : BugClass::BadArgument,
+                 "%s(%p): object %zu of cache %s (object size %zu) is already free\n", op, p, static_cast<size_t>(i),
+                 c->name, c->size);
+      return false;
+    case FreeState::Corrupt:
+      return false;  // reported
+    case FreeState::Allocated:
+      break;
+  }
+  return true;
+}
+
+void cache_free_checked(KmemCache* expected, void* p, const char* op) {
+  SlabPage* s = slab_page_of(p);
+  KHEAP_ASSERT(s != nullptr);  // callers handle non-slab pointers
+  if (check_slab_object(expected, s, p, op, true)) slab_free_object(s->cache, s, p);
+}
+
+/* --- Public cache API ---------------------------------------------------------- */
+
+}  // namespace kheap::slab
+
+namespace kheap {
+
+using namespace slab;
+
+namespace {
+
+bool check_handle(const KmemCache* c, const char* op) {
+  if (cache_is_live(c)) return true;
+  report_bug(BugClass::InvalidHandle, "%s(%p): not a live cache\n", op, static_cast<const void*>(c));
+  return false;
+}
+
+KmemCache* create(const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor, void* owner) {
+  if (!g_slab.ready) return nullptr;
+  void* mem = kmem_cache_alloc(&g_slab.meta);
+  if (!mem) return nullptr;
+  auto* c = static_cast<KmemCache*>(mem);
+  if (!cache_init(c, name, size, align, flags, ctor, owner, false)) {
+    kmem_cache_free(&g_slab.meta, mem);
+    return nullptr;
+  }
+  return c;
+}
+
+bool is_internal(const KmemCache* c) { return c->is_kmalloc || c == &g_slab.meta; }
+
+// Every slab of `c`, cpu slab included. Returns pages freed.
+size_t free_all_slabs(KmemCache* c) {
+  size_t pages = 0;
+  if (SlabPage* s = c->cpu_slab) {
+    c->cpu_slab = nullptr;
+    c->freelist = nullptr;
+    pages += slab_destroy(s);
+  }
+  SlabList* lists[] = {&c->partial, &c->full, &c->empty};
+  for (SlabList* l : lists)
+    while (SlabPage* s = l->pop_front()) pages += slab_destroy(s);
+  c->partial_count = c->full_count = c->empty_count = 0;
+  return pages;
+}
+
+void retire(KmemCache* c) {
+  g_slab.caches.remove(c);
+  c->magic = 0;
+  kmem_cache_free(&g_slab.meta, c);
+}
+
+// Bitmap of the free slots of `s` (bit set = free). False if a list is corrupt.
+bool free_bitmap(const KmemCache* c, const SlabPage* s, uint32_t* bits) {
+  for (size_t i = 0; i < kMaxObjectsPerSlab / 32; ++i) bits[i] = 0;
+  auto mark = [&](size_t i) {
+    bits[i / 32] |= 1u << (i % 32);
+    return true;
+  };
+  if (!walk_freelist(c, s, s->freelist, mark)) return false;
+  if (s == c->cpu_slab && !walk_freelist(c, s, c->freelist, mark)) return false;
+  return true;
+}
+
+bool bit_set(const uint32_t* bits, size_t i) { return (bits[i / 32] >> (i % 32)) & 1u; }
+
+// Calls fn(slab) for every slab of c (cpu slab first); fn returns false to stop.
+template <typename Fn>
+bool for_each_slab(const KmemCache* c, Fn fn) {
+  if (c->cpu_slab && !fn(c->cpu_slab)) return false;
+  const SlabList* lists[] = {&c->partial, &c->full, &c->empty};
+  for (const SlabList* l : lists)
+    for (SlabPage* s : *l)
+      if (!fn(s)) return false;
+  return true;
+}
+
+}  // namespace
+
+KmemCache* kmem_cache_create(const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor) {
+  return create(name, size, align, flags, ctor, nullptr);
+}
+
+KmemCache* kmem_cache_create_owned(const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor,
+                                   void* owner) {
+  if (!owner) {
+    report_bug(BugClass::BadArgument, "kmem_cache_create_owned(%s): owner is null\n", name ? name : "(unnamed)");
+    return nullptr;
+  }
+  return create(name, size, align, flags, ctor, owner);
+}
+
+void* kmem_cache_owner(const KmemCache* c) { return c && c->magic == kCacheMagic && c != &g_slab.meta ? c->owner : nullptr; }
+
+void* kmem_cache_alloc(KmemCache* c) {
+  if (!c || c->magic != kCacheMagic) {
+    report_bug(BugClass::InvalidHandle, "kmem_cache_alloc(%p): not a live cache\n", static_cast<void*>(c));
+    return nullptr;
+  }
+  void* obj = c->freelist;
+  if (__builtin_expect(obj != nullptr, 1)) {
+    uintptr_t* w = free_words(c, obj);
+    c->freelist = reinterpret_cast<void*>(w[0]);
+    w[1] = 0;
+    return obj;
+  }
+  return cache_alloc_slow(c);
+}
+
+void* kmem_cache_zalloc(KmemCache* c) {
+  void* p = kmem_cache_alloc(c);
+  if (p) memset(p, 0, c->object_size);
+  return p;
+}
+
+void kmem_cache_free(KmemCache* c, void* p) {
+  if (!p) return;
+  SlabPage* s = slab_page_of(p);
+  if (__builtin_expect(s != nullptr && s->cache == c && s == c->cpu_slab, 1) &&
+      object_index(c, s, p) < c->objects_per_slab) {
+    uintptr_t* w = free_words(c, p);
+    if (w[1] != free_marker(p)) {
+      w[0] = reinterpret_cast<uintptr_t>(c->freelist);
+      w[1] = free_marker(p);
+      c->freelist = p;
+      return;
+    }
+  }
+  if (!check_handle(c, "kmem_cache_free")) return;
+  if (!s) {
+    vm::RunInfo ri{};
+    const char* what = "outside the slab allocator's pages";
+    bool large = g_slab.page_heap->run_of(p, &ri) && ri.owner == vm::RunOwner::Large;
+    if (large) what = "a large kmalloc block";
+    else if (ri.start) what = "a page-heap run that is not a slab";
+    report_bug(large ? BugClass::WrongHeap : BugClass::InvalidFree,
+               "kmem_cache_free(%s, %p): not an object of any cache (%s)\n", c->name, p, what);
+    return;
+  }
+  cache_free_checked(c, p, "kmem_cache_free");
+}
+
+size_t kmem_cache_shrink(KmemCache* c) {
+  if (!check_handle(c, "kmem_cache_shrink")) return 0;
+  deactivate(c);
+  return trim_empty(c, 0);
+}
+
+bool kmem_cache_destroy(KmemCache* c) {
+  if (!check_handle(c, "kmem_cache_destroy")) return false;
+  if (is_internal(c)) {
+    report_bug(BugClass::BadArgument, "kmem_cache_destroy(%s): a kmalloc/internal cache cannot be destroyed\n", c->name);
+    return false;
+  }
+  size_t live = cache_active_objects(c);
+  if (live) {
+    char text[768];
+    size_t len = format(text, sizeof text, "kmem_cache_destroy(%s): %zu live object%s remain; refused\n", c->name,
+                        live, live == 1 ? "" : "s");
+    size_t listed = 0;
+    for_each_slab(c, [&](const SlabPage* s) {
+      uint32_t bits[kMaxObjectsPerSlab / 32];
+      if (!free_bitmap(c, s, bits)) return false;
+      for (size_t i = 0; i < c->objects_per_slab; ++i) {
+        if (bit_set(bits, i)) continue;
+        if (listed++ < 12 && len < sizeof text)
+          len += format(text + len, sizeof text - len, "  live: %p (object %zu of slab %p)\n", object_at(c, s, i), i,
+                        static_cast<const void*>(s));
+      }
+      return true;
+    });
+    if (listed > 12 && len < sizeof text) format(text + len, sizeof text - len, "  ... and %zu more\n", listed - 12);
+    report_bug(BugClass::CacheNotEmpty, "%s", text);
+    return false;
+  }
+  free_all_slabs(c);
+  retire(c);
+  return true;
+}
+
+size_t kmem_cache_destroy_all(KmemCache* c) {
+  if (!check_handle(c, "kmem_cache_destroy_all")) return 0;
+  if (is_internal(c)) {
+    report_bug(BugClass::BadArgument, "kmem_cache_destroy_all(%s): a kmalloc/internal cache cannot be destroyed\n",
+               c->name);
+    return 0;
+  }
+  size_t pages = free_all_slabs(c);
+  retire(c);
+  return pages;
+}
+
+const KmemCache* cache_of(const void* p) {
+  SlabPage* s = slab_page_of(p);
+  if (!s || s->magic != kSlabMagic) return nullptr;
+  const KmemCache* c = s->cache;
+  if (object_index(c, s, p) >= c->objects_per_slab || free_state(c, s, p) != FreeState::Allocated) return nullptr;
+  return c;
+}
+
+const char* kmem_cache_name(const KmemCache* c) { return c ? c->name : "(null)"; }
+size_t kmem_cache_object_size(const KmemCache* c) { return c ? c->object_size : 0; }
+
+size_t kmem_cache_pages(const KmemCache* c) { return c ? cache_total_slabs(c) * c->pages_per_slab : 0; }
+size_t kmem_cache_live_objects(const KmemCache* c) { return c ? cache_active_objects(c) : 0; }
+
+bool kmem_cache_for_each_object(const KmemCache* c, KmemObjectVisitor fn, void* context) {
+  if (!check_handle(c, "kmem_cache_for_each_object")) return true;
+  return for_each_slab(c, [&](const SlabPage* s) {
+    uint32_t bits[kMaxObjectsPerSlab / 32];
+    if (!free_bitmap(c, s, bits)) return true;  // reported; skip this slab
+    for (size_t i = 0; i < c->objects_per_slab; ++i)
+      if (!fn(context, object_at(c, s, i), c->object_size, !bit_set(bits, i))) return false;
+    return true;
+  });
+}
+
+size_t slab_shrink_all() {
+  size_t pages = 0;
+  if (!g_slab.ready) return 0;
+  for (KmemCache* c : g_slab.caches) {
+    deactivate(c);
+    pages += trim_empty(c, 0);
+  }
+  return pages;
+}
+
+/* --- Counting and checking -------------------------------------------------- */
+
+size_t slab::cache_active_objects(const KmemCache* c) {
+  size_t n = c->full_count * c->objects_per_slab;
+  for (const SlabPage* s : c->partial) n += s->inuse;
+  if (c->cpu_slab) n += c->objects_per_slab - count_list(c, c->freelist);
+  return n;
+}
+
+size_t slab::cache_total_slabs(const KmemCache* c) {
+  return c->partial_count + c->full_count + c->empty_count + (c->cpu_slab ? 1 : 0);
+}
+
+namespace {
+
+bool check_fail(const KmemCache* c, const char* what, const void* where) {
+  report_bug(BugClass::FreeListCorruption, "kmem_cache_check(%s): %s (at %p)\n", c->name, what, where);
+  return false;
+}
+
+bool check_slab(const KmemCache* c, const SlabPage* s, SlabState expect) {
+  if (s->magic != kSlabMagic || s->cache != c) return check_fail(c, "slab header magic or cache pointer wrong", s);
+  if (s->state != expect) return check_fail(c, "slab on the wrong list", s);
+  if (s->objects != reinterpret_cast<const char*>(s) + c->objects_offset)
+    return check_fail(c, "slab objects pointer wrong", s);
+  vm::RunInfo ri;
+  if (!g_slab.page_heap->run_of(s, &ri) || ri.start != s || ri.pages != c->pages_per_slab ||
+      ri.owner != vm::RunOwner::Slab || ri.owner_ptr != s)
+    return check_fail(c, "page heap does not name this slab as the owner of its run", s);
+  for (size_t p = 0; p < ri.pages; ++p) {
+    const vm::PageInfo* e = g_slab.page_heap->lookup(static_cast<const char*>(ri.start) + p * kPageSize);
+    if (!e || e->owner != vm::RunOwner::Slab || e->owner_ptr != s)
+      return check_fail(c, "a page of the slab run does not point at the slab", s);
+  }
+  size_t free = 0;
+  auto count = [&](size_t) { return ++free, true; };
+  if (!walk_freelist(c, s, s->freelist, count)) return false;
+  if (expect == SlabState::Cpu) {
+    if (free != 0 || s->inuse != c->objects_per_slab) return check_fail(c, "cpu slab not frozen", s);
+    if (!walk_freelist(c, s, c->freelist, count)) return false;
+    return true;
+  }
+  if (free + s->inuse != c->objects_per_slab) return check_fail(c, "inuse + free objects != objects per slab", s);
+  if (state_for(c, s->inuse) != expect) return check_fail(c, "slab state does not match inuse", s);
+  return true;
+}
+
+}  // namespace
+
+bool kmem_cache_check(const KmemCache* c) {
+  if (!check_handle(c, "kmem_cache_check")) return false;
+  if (c->cpu_slab) {
+    if (!check_slab(c, c->cpu_slab, SlabState::Cpu)) return false;
+  } else if (c->freelist) {
+    return check_fail(c, "freelist without a cpu slab", c->freelist);
+  }
+  struct {
+    const SlabList* list;
+    size_t count;
+    SlabState state;
+  } lists[] = {{&c->partial, c->partial_count, SlabState::Partial},
+               {&c->full, c->full_count, SlabState::Full},
+               {&c->empty, c->empty_count, SlabState::Empty}};
+  for (auto& l : lists) {
+    if (l.list->size() != l.count) return check_fail(c, "list length != counter", c);
+    for (const SlabPage* s : *l.list)
+      if (!check_slab(c, s, l.state)) return false;
+  }
+  if (c->empty_count > kKeepEmptySlabs) return check_fail(c, "more empty slabs kept than allowed", c);
+  return true;
+}
+
+bool slab_check() {
+  if (!g_slab.ready) return true;
+  for (const KmemCache* c : g_slab.caches)
+    if (!kmem_cache_check(c)) return false;
+  return true;
+}
+
+/* --- Bring-up --------------------------------------------------------------- */
+
+bool slab_init(vm::PageHeap* page_heap) {
+  g_slab.ready = false;
+  g_slab.caches.reset();
+  g_slab.next_id = 1;
+  g_slab.page_heap = nullptr;
+  slab::g_hot.page_heap = &slab::g_no_page_heap;
+  slab::g_hot.window_base = 0;
+  if (!page_heap || !page_heap->page_info_array()) return false;
+  g_slab.page_heap = page_heap;
+  slab::g_hot.page_heap = page_heap;
+  slab::g_hot.window_base = reinterpret_cast<uintptr_t>(page_heap->page_info_array());
+  if (!cache_init(&g_slab.meta, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, &g_slab, false))
+    return false;
+  kmalloc_init_caches();
+  g_slab.ready = true;
+  return true;
+}
+
+vm::PageHeap* slab_page_heap() { return g_slab.page_heap; }
+
+}  // namespace kheap

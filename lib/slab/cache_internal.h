@@ -1,0 +1,226 @@
+// lib/slab/cache_internal.h — private to lib/slab: the cache and slab
+// structures, the size-class table and the inline helpers the fast paths share.
+//
+// Concepts
+//   slot      one object's place in a slab: `size` bytes, a multiple of the
+//             object alignment; objects[i] = slab->objects + i * size.
+//   slab      a page-heap run of `pages_per_slab` pages (RunOwner::Slab, every
+//             page's owner_ptr = the SlabPage): a SlabPage header at the start
+//             of the run, then objects_per_slab slots, then an unused tail.
+//   cpu slab  (SLUB's "frozen" slab) the slab the cache allocates from. Its
+//             free objects live on cache->freelist, not slab->freelist, and its
+//             inuse counts every slot as used; it is on no list. kmalloc pops
+//             and kfree pushes cache->freelist inline.
+//   lists     every other slab is on exactly one of partial / full / empty,
+//             by inuse; at most kKeepEmptySlabs empty slabs are kept per cache
+//             (hysteresis), further ones go back to the page heap at once.
+//
+// A free object holds two words at free_offset (0, or just past the object
+// when a constructor's state must survive being free):
+//   word 0: the next free object of the same freelist (or nullptr)
+//   word 1: free_marker(object) = object address + kFreeMarkerDelta
+// Allocation clears word 1. A free that finds the marker in place checks the
+// slab's free lists exactly (confirm_free): found there means double free,
+// otherwise the live object merely happened to hold that value. So the
+// "already free?" check costs one compare on the fast path and is exact.
+//
+// Object index and boundary check without a division: size = odd << shift;
+// inv is odd's inverse modulo 2^W. For off = p - objects (mod 2^W),
+// rotr(off * inv, shift) equals off / size when off is a multiple of size and
+// is >= 2^W / size otherwise, so `rotr(off * inv, shift) < objects_per_slab`
+// is the whole "p is the start of object i of this slab" test (and it yields i).
+// kfree's inline path uses a fixed rotate instead (no shift count to load):
+// rotr(off * (inv << (13 - shift)), 13) — the same test for any p inside the
+// slab run (|off| < 2^18, shift <= 13; proof in compute_inverse).
+//
+// slab->fast_limit is objects_per_slab for the cpu slab of a cache whose
+// objects kfree may free inline, and 0 otherwise: one compare then covers
+// "exact object start", "in the current slab" and "kfree may take it inline".
+//
+// Not thread-safe: callers serialize (one CPU in the kernel).
+#pragma once
+
+#include "core/list.h"
+#include "core/types.h"
+#include "slab/slab.h"
+#include "vm/page_heap.h"
+
+namespace kheap::slab {
+
+inline constexpr size_t kMinAlign = kKmallocMinAlign;  // >= alignof(max_align_t) on the host
+inline constexpr size_t kWordBits = sizeof(uintptr_t) * 8;
+inline constexpr uintptr_t kFreeMarkerDelta = 0x2B5A1F0D;  // fits a sign-extended imm32
+inline constexpr uint32_t kSlabMagic = 0x51AB9A6E;
+inline constexpr uint32_t kCacheMagic = 0xCAC4E5EE;
+inline constexpr size_t kKeepEmptySlabs = 2;           // per cache
+inline constexpr size_t kMaxObjectsPerSlab = 1024;      // bounds the on-stack bitmaps of the report walks
+inline constexpr size_t kMaxPagesPerSlab = 64;          // only huge custom objects go past 16
+inline constexpr size_t kSmallMax = 1024;               // direct size -> class table up to here
+inline constexpr size_t kCacheNameMax = 32;
+inline constexpr unsigned kFastRotate = 13;             // >= the shift of every kmalloc class (8192 = 1 << 13)
+
+// The kmalloc size classes (why these: see kmalloc.cpp). 8 and 24 only where
+// the minimum alignment is 8 (i386).
+#if defined(__x86_64__)
+inline constexpr size_t kClassSizes[] = {16,   32,   48,   64,   80,   96,   112,  128,  160,  192,  224,
+                                         256,  320,  384,  448,  512,  640,  768,  896,  1024, 1280, 1536,
+                                         1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192};
+#else
+inline constexpr size_t kClassSizes[] = {8,    16,   24,   32,   48,   64,   80,   96,   112,  128,  160,  192,
+                                         224,  256,  320,  384,  448,  512,  640,  768,  896,  1024, 1280, 1536,
+                                         1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192};
+#endif
+inline constexpr size_t kNumClasses = sizeof(kClassSizes) / sizeof(kClassSizes[0]);
+static_assert(kClassSizes[kNumClasses - 1] == kKmallocMaxClass);
+
+enum class SlabState : uint8_t { Cpu, Partial, Full, Empty };
+
+struct SlabPage {
+  KmemCache* cache;
+  char* objects;      // slot 0
+  uintptr_t fast_limit;  // objects_per_slab if kfree may free inline here (cpu slab), else 0
+  void* freelist;     // free objects (nullptr while this is the cpu slab)
+  uint32_t inuse;     // allocated objects (all of them while this is the cpu slab)
+  uint32_t magic;     // kSlabMagic
+  ListNode link;      // on the cache's partial / full / empty list
+  SlabState state;
+};
+
+using SlabList = List<SlabPage, &SlabPage::link>;
+
+}  // namespace kheap::slab
+
+namespace kheap {
+
+struct KmemCache {
+  // --- hot: the fast paths read only these ---
+  void* freelist;                 // free objects of cpu_slab
+  slab::SlabPage* cpu_slab;
+  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check)
+  uintptr_t inv;                  // inverse of (size >> shift) mod 2^W
+  uint32_t shift;                 // size = odd << shift
+  uint32_t magic;                 // kCacheMagic while live
+  // --- layout ---
+  size_t size;                    // slot size
+  size_t object_size;             // usable bytes per object
+  size_t align;
+  size_t free_offset;             // where the free-link words live in a free slot
+  size_t objects_offset;          // slab->objects - slab
+  uint32_t objects_per_slab;
+  uint32_t pages_per_slab;
+  uint32_t flags;
+  uint16_t id;                    // page-heap tag of its slabs
+  bool is_kmalloc;
+  bool kfree_inline;              // not owned, free words at offset 0, shift <= kFastRotate
+  KmemCtor ctor;
+  void* owner;
+  // --- slabs ---
+  slab::SlabList partial;
+  slab::SlabList full;
+  slab::SlabList empty;
+  size_t partial_count;
+  size_t full_count;
+  size_t empty_count;
+  ListNode cache_link;            // the registry of all caches
+  char name[slab::kCacheNameMax];
+};
+
+}  // namespace kheap
+
+namespace kheap::slab {
+
+using CacheRegistry = List<KmemCache, &KmemCache::cache_link>;
+
+// Everything the kmalloc/kfree fast paths touch, in one object (one base
+// address for the PIE host build).
+struct SlabHot {
+  const vm::PageHeap* page_heap;  // top() bounds page lookups; a dummy (top 0) before slab_init
+  uintptr_t window_base;          // == page_info_array(): PageInfo of page (a - window_base) >> 12
+  KmemCache* class_cache[kNumClasses];
+  uint8_t size_class[kSmallMax + 1];  // size -> class index, for size <= kSmallMax
+};
+extern SlabHot g_hot;
+extern const vm::PageHeap g_no_page_heap;  // top() == 0: every lookup misses (before slab_init)
+
+// Slow-path state (cache.cpp).
+struct SlabGlobals {
+  vm::PageHeap* page_heap;
+  bool ready;
+  CacheRegistry caches;
+  KmemCache meta;                 // the cache of KmemCache objects ("kmem_cache")
+  uint16_t next_id;
+};
+extern SlabGlobals g_slab;
+
+// --- inline helpers ---------------------------------------------------------
+
+inline uintptr_t free_marker(const void* object) { return reinterpret_cast<uintptr_t>(object) + kFreeMarkerDelta; }
+
+inline uintptr_t rotr(uintptr_t x, unsigned k) { return (x >> k) | (x << ((kWordBits - k) & (kWordBits - 1))); }
+
+// Index of `p` in `slab` if p is exactly an object start, else a value >= objects_per_slab.
+inline uintptr_t object_index(const KmemCache* c, const SlabPage* slab, const void* p) {
+  uintptr_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(slab->objects);
+  return rotr(off * c->inv, c->shift);
+}
+
+// kfree's variant (see the top of this file); valid for p inside the slab run
+// of a cache with kfree_inline.
+inline uintptr_t fast_object_index(const KmemCache* c, const SlabPage* slab, const void* p) {
+  uintptr_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(slab->objects);
+  return rotr(off * c->fast_inv, kFastRotate);
+}
+
+inline void* object_at(const KmemCache* c, const SlabPage* slab, size_t index) {
+  return slab->objects + index * c->size;
+}
+
+// The two free-link words of a slot.
+inline uintptr_t* free_words(const KmemCache* c, const void* object) {
+  return reinterpret_cast<uintptr_t*>(reinterpret_cast<uintptr_t>(object) + c->free_offset);
+}
+
+// The SlabPage of the slab run containing `p`, or nullptr (outside the page
+// heap, or not in a slab run). No reports; O(1).
+inline SlabPage* slab_page_of(const void* p) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p), off;
+  if (__builtin_sub_overflow(a, g_hot.window_base, &off) || a >= g_hot.page_heap->top()) return nullptr;
+  const vm::PageInfo* e = reinterpret_cast<const vm::PageInfo*>(g_hot.window_base) + (off >> kPageShift);
+  if (e->owner != vm::RunOwner::Slab) return nullptr;
+  return static_cast<SlabPage*>(e->owner_ptr);
+}
+
+// --- cache.cpp ----------------------------------------------------------------
+
+// Pure layout choice, exposed for tests: pages per slab and objects for a slot
+// size and object alignment. False if no slab of <= kMaxPagesPerSlab pages holds one.
+struct SlabLayout {
+  uint32_t pages;
+  uint32_t objects;
+  uint32_t objects_offset;
+};
+bool compute_layout(size_t slot_size, size_t object_align, SlabLayout* out);
+// size = odd << *shift; *inv = odd^-1 mod 2^W.
+void compute_inverse(size_t size, uintptr_t* inv, uint32_t* shift);
+
+bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor,
+                void* owner, bool is_kmalloc);
+void* cache_alloc_slow(KmemCache* c);
+// The checked free: validates and reports (op names the entry point, for the
+// report); expected == nullptr accepts any non-owned cache (kfree).
+void cache_free_checked(KmemCache* expected, void* p, const char* op);
+// The checks of cache_free_checked without the free: is p an allocated object
+// of `s` (and of `expected`, or of a non-owned cache if expected is nullptr)?
+// Reports and returns false if not; `frees` picks the bug classes of a free
+// (InvalidFree/DoubleFree) or of a query (BadArgument).
+bool check_slab_object(KmemCache* expected, SlabPage* s, const void* p, const char* op, bool frees);
+// Is the object at `p` (an exact object start in `slab`) free? Exact.
+bool object_is_free(const KmemCache* c, const SlabPage* slab, const void* p);
+bool cache_is_live(const KmemCache* c);  // a registered cache with a good magic
+size_t cache_active_objects(const KmemCache* c);
+size_t cache_total_slabs(const KmemCache* c);
+
+// --- kmalloc.cpp --------------------------------------------------------------
+void kmalloc_init_caches();
+
+}  // namespace kheap::slab
