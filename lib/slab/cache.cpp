@@ -11,8 +11,8 @@
 // objects, 11.1%); failing that (huge custom objects), the least wasteful run
 // of up to 64 pages. Every kmalloc class meets the 12.5% bound.
 //
-// Invariants (kmem_cache_check): each slab is the cpu slab or on exactly the
-// list matching its inuse (partial: 0 < inuse < n, full: n, empty: 0), the
+// Invariants (kmem_cache_check): each slab is the cpu slab, or full (on no
+// list), or on the list matching its inuse (partial: 0 < inuse < n, empty: 0), the
 // counters match the lists, every free object carries its marker and is on
 // exactly one freelist of its own slab, the cpu slab's free objects are on
 // cache->freelist, at most kKeepEmptySlabs empty slabs are kept, and the page
@@ -230,28 +230,54 @@ size_t slab_destroy(SlabPage* s) {
   return pages;
 }
 
-SlabList& list_for(KmemCache* c, SlabState st, size_t** count) {
+void list_add(KmemCache* c, SlabPage* s, SlabState st) {
+  s->state = st;
+  s->fast_limit = 0;
   switch (st) {
-    case SlabState::Partial: *count = &c->partial_count; return c->partial;
-    case SlabState::Full: *count = &c->full_count; return c->full;
-    default: *count = &c->empty_count; return c->empty;
+    case SlabState::Partial:
+      // FIFO: by the time a partial slab is taken for allocation it has
+      // collected more frees than one that just lost its first object.
+      c->partial.push_back(s);
+      ++c->partial_count;
+      break;
+    case SlabState::Full:
+      ++c->full_count;  // on no list
+      break;
+    default:
+      c->empty.push_front(s);
+      ++c->empty_count;
+      break;
   }
 }
 
-void list_add(KmemCache* c, SlabPage* s, SlabState st) {
-  size_t* count;
-  SlabList& l = list_for(c, st, &count);
-  s->state = st;
-  s->fast_limit = 0;
-  l.push_front(s);
-  ++*count;
+void list_del(KmemCache* c, SlabPage* s) {
+  switch (s->state) {
+    case SlabState::Partial: c->partial.remove(s); --c->partial_count; break;
+    case SlabState::Full: --c->full_count; break;
+    case SlabState::Empty: c->empty.remove(s); --c->empty_count; break;
+    case SlabState::Cpu: KHEAP_ASSERT(!"list_del of the cpu slab"); break;
+  }
 }
 
-void list_del(KmemCache* c, SlabPage* s) {
-  KHEAP_ASSERT(s->state != SlabState::Cpu);
-  size_t* count;
-  list_for(c, s->state, &count).remove(s);
-  --*count;
+// Full slabs are on no list: find them through the page heap's entries, in
+// address order. fn(slab) may free the slab; returns false to stop.
+template <typename Fn>
+bool for_each_full_slab(const KmemCache* c, Fn fn) {
+  const vm::PageHeap* ph = g_slab.page_heap;
+  const vm::PageInfo* info = ph->page_info_array();
+  if (!c->full_count) return true;
+  for (size_t i = (ph->data_start() - g_hot.window_base) >> kPageShift;
+       i < ((ph->top() - g_hot.window_base) >> kPageShift);) {
+    const vm::PageInfo& e = info[i];
+    bool head = e.kind == vm::PageKind::RunHead || e.kind == vm::PageKind::FreeHead;
+    size_t next = i + (head && e.pages ? e.pages : 1);
+    if (e.kind == vm::PageKind::RunHead && e.owner == vm::RunOwner::Slab) {
+      auto* s = static_cast<SlabPage*>(e.owner_ptr);
+      if (s->cache == c && s->state == SlabState::Full && !fn(s)) return false;
+    }
+    i = next;
+  }
+  return true;
 }
 
 SlabState state_for(const KmemCache* c, uint32_t inuse) {
@@ -304,13 +330,16 @@ void* cache_alloc_slow(KmemCache* c) {
   if (!c->freelist) {
     // The cpu slab (if any) has no free object left: it is full.
     if (SlabPage* old = c->cpu_slab) {
+      old->state = SlabState::Full;  // on no list
+      old->fast_limit = 0;
+      ++c->full_count;
       c->cpu_slab = nullptr;
-      list_add(c, old, SlabState::Full);
     }
-    SlabPage* s = c->partial.front();
-    if (!s) s = c->empty.front();
-    if (s) {
-      list_del(c, s);
+    SlabPage* s;
+    if ((s = c->partial.pop_front())) {
+      --c->partial_count;
+    } else if ((s = c->empty.pop_front())) {
+      --c->empty_count;
     } else if (!(s = slab_create(c))) {
       return nullptr;
     }
@@ -373,7 +402,7 @@ bool object_is_free(const KmemCache* c, const SlabPage* s, const void* p) {
 }
 
 // Put a validated, allocated object back. O(1).
-static void slab_free_object(KmemCache* c, SlabPage* s, void* p) {
+void slab_free_object(KmemCache* c, SlabPage* s, void* p) {
   uintptr_t* w = free_words(c, p);
   w[1] = free_marker(p);
   if (s == c->cpu_slab) {
@@ -383,13 +412,25 @@ static void slab_free_object(KmemCache* c, SlabPage* s, void* p) {
   }
   w[0] = reinterpret_cast<uintptr_t>(s->freelist);
   s->freelist = p;
-  KHEAP_ASSERT(s->inuse > 0);
-  SlabState before = s->state;
-  SlabState after = state_for(c, --s->inuse);
-  if (after == before) return;
-  list_del(c, s);
-  list_add(c, s, after);
-  if (after == SlabState::Empty) trim_empty(c, kKeepEmptySlabs);
+  KHEAP_ASSERT(s->inuse > 0 && s->state != SlabState::Cpu);
+  uint32_t was = s->inuse--;
+  if (was == c->objects_per_slab) {  // full (on no list) -> partial, or empty if a slab holds one object
+    --c->full_count;
+    if (s->inuse) {
+      s->state = SlabState::Partial;
+      c->partial.push_back(s);  // FIFO: see list_add
+      ++c->partial_count;
+      return;
+    }
+  } else if (s->inuse) {
+    return;  // still partial
+  } else {
+    c->partial.remove(s);
+    --c->partial_count;
+  }
+  s->state = SlabState::Empty;
+  c->empty.push_front(s);
+  if (++c->empty_count > kKeepEmptySlabs) trim_empty(c, kKeepEmptySlabs);
 }
 
 bool check_slab_object(KmemCache* expected, SlabPage* s, const void* p, const char* op, bool frees) {
@@ -485,9 +526,13 @@ size_t free_all_slabs(KmemCache* c) {
     c->freelist = nullptr;
     pages += slab_destroy(s);
   }
-  SlabList* lists[] = {&c->partial, &c->full, &c->empty};
+  SlabList* lists[] = {&c->partial, &c->empty};
   for (SlabList* l : lists)
     while (SlabPage* s = l->pop_front()) pages += slab_destroy(s);
+  for_each_full_slab(c, [&](SlabPage* s) {
+    pages += slab_destroy(s);
+    return true;
+  });
   c->partial_count = c->full_count = c->empty_count = 0;
   return pages;
 }
@@ -516,11 +561,11 @@ bool bit_set(const uint32_t* bits, size_t i) { return (bits[i / 32] >> (i % 32))
 template <typename Fn>
 bool for_each_slab(const KmemCache* c, Fn fn) {
   if (c->cpu_slab && !fn(c->cpu_slab)) return false;
-  const SlabList* lists[] = {&c->partial, &c->full, &c->empty};
+  const SlabList* lists[] = {&c->partial, &c->empty};
   for (const SlabList* l : lists)
     for (SlabPage* s : *l)
       if (!fn(s)) return false;
-  return true;
+  return for_each_full_slab(c, fn);
 }
 
 }  // namespace
@@ -734,13 +779,20 @@ bool kmem_cache_check(const KmemCache* c) {
     size_t count;
     SlabState state;
   } lists[] = {{&c->partial, c->partial_count, SlabState::Partial},
-               {&c->full, c->full_count, SlabState::Full},
                {&c->empty, c->empty_count, SlabState::Empty}};
   for (auto& l : lists) {
     if (l.list->size() != l.count) return check_fail(c, "list length != counter", c);
     for (const SlabPage* s : *l.list)
       if (!check_slab(c, s, l.state)) return false;
   }
+  size_t full = 0;
+  bool ok = true;
+  for_each_full_slab(c, [&](const SlabPage* s) {
+    ++full;
+    return ok = check_slab(c, s, SlabState::Full);
+  });
+  if (!ok) return false;
+  if (full != c->full_count) return check_fail(c, "full slabs found in the page heap != counter", c);
   if (c->empty_count > kKeepEmptySlabs) return check_fail(c, "more empty slabs kept than allowed", c);
   return true;
 }

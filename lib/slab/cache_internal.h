@@ -11,9 +11,13 @@
 //             free objects live on cache->freelist, not slab->freelist, and its
 //             inuse counts every slot as used; it is on no list. kmalloc pops
 //             and kfree pushes cache->freelist inline.
-//   lists     every other slab is on exactly one of partial / full / empty,
-//             by inuse; at most kKeepEmptySlabs empty slabs are kept per cache
-//             (hysteresis), further ones go back to the page heap at once.
+//   lists     every other slab is partial, full or empty, by inuse. Partial
+//             and empty slabs are on the cache's lists; full slabs are on no
+//             list (as in SLUB: a refill and a free into a full slab touch no
+//             list neighbours) and are found through the page heap's PageInfo
+//             entries when a whole-cache walk needs them. At most
+//             kKeepEmptySlabs empty slabs are kept per cache (hysteresis),
+//             further ones go back to the page heap at once.
 //
 // A free object holds two words at free_offset (0, or just past the object
 // when a constructor's state must survive being free):
@@ -82,7 +86,7 @@ struct SlabPage {
   void* freelist;     // free objects (nullptr while this is the cpu slab)
   uint32_t inuse;     // allocated objects (all of them while this is the cpu slab)
   uint32_t magic;     // kSlabMagic
-  ListNode link;      // on the cache's partial / full / empty list
+  ListNode link;      // on the cache's partial or empty list (unlinked when full or cpu)
   SlabState state;
 };
 
@@ -116,8 +120,7 @@ struct KmemCache {
   void* owner;
   // --- slabs ---
   slab::SlabList partial;
-  slab::SlabList full;
-  slab::SlabList empty;
+  slab::SlabList empty;           // full slabs: full_count only (see above)
   size_t partial_count;
   size_t full_count;
   size_t empty_count;
@@ -214,6 +217,8 @@ void cache_free_checked(KmemCache* expected, void* p, const char* op);
 // Reports and returns false if not; `frees` picks the bug classes of a free
 // (InvalidFree/DoubleFree) or of a query (BadArgument).
 bool check_slab_object(KmemCache* expected, SlabPage* s, const void* p, const char* op, bool frees);
+// Put an allocated object (already validated) back on its freelist. O(1).
+void slab_free_object(KmemCache* c, SlabPage* s, void* p);
 // Is the object at `p` (an exact object start in `slab`) free? Exact.
 bool object_is_free(const KmemCache* c, const SlabPage* slab, const void* p);
 bool cache_is_live(const KmemCache* c);  // a registered cache with a good magic

@@ -185,8 +185,17 @@ void free_block(const Block& b, void* p) {
 }
 
 __attribute__((noinline)) void kfree_slow(void* p) {
+  if (SlabPage* s = slab_page_of(p)) {
+    // Mostly an allocated object of a slab other than the cpu slab: the same
+    // checks as the inline path, then the O(1) list bookkeeping. Anything
+    // unusual takes the fully checked, reporting path.
+    KmemCache* c = s->cache;
+    if (s->magic == kSlabMagic && c->kfree_inline && fast_object_index(c, s, p) < c->objects_per_slab &&
+        static_cast<uintptr_t*>(p)[1] != free_marker(p))
+      return slab_free_object(c, s, p);
+    return cache_free_checked(nullptr, p, "kfree");
+  }
   if (!p) return;
-  if (slab_page_of(p)) return cache_free_checked(nullptr, p, "kfree");
   Block b;
   if (find_block(p, "kfree", true, &b)) free_block(b, p);
 }
