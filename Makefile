@@ -106,6 +106,11 @@ $(HOSTB)/%_callgrind: $(HOSTB)/obj/bench/%_callgrind.o $(HOST_LIB_A)
 	@$(CXX_HOST) $(HOST_CXXFLAGS) -o $@ $< $(HOST_LIB_A) \
 	  $$(sed -n 's|^// bench-libs:||p' bench/$*_callgrind.cpp) $(HOST_LDLIBS)
 
+# A small program to study the allocator in gdb (make debug-host; the gdb test part).
+$(HOSTB)/gdb_target: $(HOSTB)/obj/host_tests/gdb_target.o $(HOST_LIB_A)
+	@echo "  LD  [host]   $@"
+	@$(CXX_HOST) $(HOST_CXXFLAGS) -o $@ $< $(HOST_LIB_A) $(HOST_LDLIBS)
+
 .PHONY: host-tests check-host benches
 host-tests: $(TEST_BINS)
 check-host: host-tests
@@ -125,6 +130,13 @@ run: $(KERNEL_ISO)
 debug: $(KERNEL_ISO)
 	@tools/debug.sh --mem $(MEM) $(if $(CMDS),--cmds "$(CMDS)")
 
+# make debug-host [PROG=build/host/slab_test] [ARGS=--gtest_filter=...]: gdb on a host binary,
+# with tools/gdb/kheap.py loaded (default: build/host/gdb_target, stopped in gdb_checkpoint).
+PROG ?= $(HOSTB)/gdb_target
+.PHONY: debug-host
+debug-host: $(TEST_BINS) $(HOSTB)/gdb_target
+	@gdb -q -x tools/gdb/kheap.py -ex "break gdb_checkpoint" -ex "kheap help" --args $(PROG) $(ARGS)
+
 # --- Tests ----------------------------------------------------------------
 .PHONY: test check-lib-symbols kernel-tests
 check-lib-symbols: $(KLIB_OBJS)
@@ -133,7 +145,7 @@ check-lib-symbols: $(KLIB_OBJS)
 kernel-tests: $(KERNEL_ISO)
 	@tools/kernel-tests.sh
 
-test: $(KERNEL_ISO) $(TEST_BINS) $(KLIB_OBJS)
+test: $(KERNEL_ISO) $(TEST_BINS) $(KLIB_OBJS) $(HOSTB)/gdb_target
 	@tools/test-all.sh $(TEST_BINS) -- $(KLIB_OBJS)
 
 # --- Benchmarks -----------------------------------------------------------

@@ -222,9 +222,262 @@ r other run, . free (unmapped) range, | a run's first page is shown in upper cas
             print("... %d more pages" % (end - i))
 
 
+
+# --- intrusive lists (lib/core/list.h) -------------------------------------------
+
+def field_offset(type_name, field):
+    t = gdb.lookup_type(type_name)
+    for f in t.fields():
+        if f.name == field:
+            return f.bitpos // 8
+    raise gdb.GdbError("kheap: %s has no field %s" % (type_name, field))
+
+
+def list_items(lst, type_name, field):
+    """The elements of a kheap::List (a sentinel head_), as pointers to type_name."""
+    head = lst["head_"]
+    head_addr = u(head.address)
+    off = field_offset(type_name, field)
+    ptr_t = gdb.lookup_type(type_name).pointer()
+    node = head["next"]
+    items = []
+    while u(node) != head_addr and len(items) < 100000:
+        items.append(gdb.Value(u(node) - off).cast(ptr_t))
+        node = node.dereference()["next"]
+    return items
+
+
+# --- slab allocator ----------------------------------------------------------------
+
+def slab_globals():
+    g = try_ev("kheap::slab::g_slab")
+    if g is None:
+        raise gdb.GdbError("kheap: no symbol kheap::slab::g_slab (slab layer not linked?)")
+    if not bool(g["ready"]):
+        raise gdb.GdbError("kheap: the slab allocator is not initialised yet")
+    return g
+
+
+def caches():
+    return list_items(slab_globals()["caches"], "kheap::KmemCache", "cache_link")
+
+
+def free_chain(cache, head, limit=100000):
+    """Addresses on a free list starting at `head` (word 0 at cache->free_offset)."""
+    off = u(cache["free_offset"])
+    word = gdb.lookup_type("uintptr_t").pointer()
+    out = []
+    p = u(head)
+    while p != 0 and len(out) < limit:
+        out.append(p)
+        p = u(gdb.Value(p + off).cast(word).dereference())
+    return out
+
+
+def cache_numbers(c):
+    per = u(c["objects_per_slab"])
+    active = u(c["full_count"]) * per
+    for s in list_items(c["partial"], "kheap::slab::SlabPage", "link"):
+        active += u(s["inuse"])
+    if u(c["cpu_slab"]):
+        active += per - len(free_chain(c, c["freelist"]))
+    total_slabs = u(c["partial_count"]) + u(c["full_count"]) + u(c["empty_count"]) + (1 if u(c["cpu_slab"]) else 0)
+    active_slabs = u(c["partial_count"]) + u(c["full_count"])
+    listed = u(c["full_count"]) * per + sum(u(s["inuse"]) for s in list_items(c["partial"], "kheap::slab::SlabPage", "link"))
+    if u(c["cpu_slab"]) and active > listed:
+        active_slabs += 1
+    return active, total_slabs * per, per, u(c["pages_per_slab"]), active_slabs, total_slabs
+
+
+class KheapSlabinfo(gdb.Command):
+    """/proc/slabinfo 2.1 of every cache, read from memory (same numbers as the monitor's slabinfo)."""
+
+    def __init__(self):
+        super().__init__("kheap slabinfo", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        print("slabinfo - version: 2.1")
+        print("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> "
+              "<batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>")
+        for c in caches():
+            active, total, per, pages, aslabs, tslabs = cache_numbers(c.dereference())
+            name = c.dereference()["name"].string()
+            print("%-17s %6d %6d %6d %4d %4d : tunables %4d %4d %4d : slabdata %6d %6d %6d" % (
+                name, active, total, u(c.dereference()["size"]), per, pages, 0, 0, 0, aslabs, tslabs, 0))
+
+
+def find_cache_by_name(name):
+    for c in caches():
+        if c.dereference()["name"].string() == name:
+            return c.dereference()
+    return None
+
+
+def slabs_of_cache(c):
+    """(SlabPage*, state) for every slab of the cache: cpu, partial, empty from the
+    cache; full ones from the page heap's PageInfo entries (they are on no list)."""
+    out = []
+    if u(c["cpu_slab"]):
+        out.append((c["cpu_slab"], "cpu"))
+    for s in list_items(c["partial"], "kheap::slab::SlabPage", "link"):
+        out.append((s, "partial"))
+    for s in list_items(c["empty"], "kheap::slab::SlabPage", "link"):
+        out.append((s, "empty"))
+    if u(c["full_count"]):
+        ph = roots()["page_heap"].dereference()
+        info = ph["info_"]
+        wb = u(ph["window_base_"])
+        i = (u(ph["data_start_"]) - wb) >> PAGE_SHIFT
+        end = (u(ph["top_"]) - wb) >> PAGE_SHIFT
+        slab_t = gdb.lookup_type("kheap::slab::SlabPage").pointer()
+        cache_addr = u(c.address)
+        while i < end:
+            p = info[i]
+            kind = enum_name(p["kind"])
+            n = max(u(p["pages"]), 1) if kind in ("RunHead", "FreeHead") else 1
+            if kind == "RunHead" and enum_name(p["owner"]) == "Slab":
+                s = p["owner_ptr"].cast(slab_t)
+                if u(s.dereference()["cache"]) == cache_addr and enum_name(s.dereference()["state"]) == "Full":
+                    out.append((s, "full"))
+            i += n
+    return out
+
+
+class KheapCache(gdb.Command):
+    """kheap cache NAME: the cache's layout, its slabs, each slab's in-use count and free-list chain."""
+
+    def __init__(self):
+        super().__init__("kheap cache", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        name = arg.strip()
+        if not name:
+            raise gdb.GdbError("usage: kheap cache NAME (see kheap slabinfo for the names)")
+        c = find_cache_by_name(name)
+        if c is None:
+            raise gdb.GdbError("kheap: no cache named '%s'" % name)
+        active, total, per, pages, _, tslabs = cache_numbers(c)
+        print("cache %s at %s: slot size %d (object %d, align %d), %d objects per slab, %d pages per slab" % (
+            name, fmt_addr(u(c.address)), u(c["size"]), u(c["object_size"]), u(c["align"]), per, pages))
+        print("  %d of %d objects in use, %d slabs (partial %d, full %d, empty %d, cpu %s)" % (
+            active, total, tslabs, u(c["partial_count"]), u(c["full_count"]), u(c["empty_count"]),
+            fmt_addr(u(c["cpu_slab"])) if u(c["cpu_slab"]) else "none"))
+        for s, state in slabs_of_cache(c):
+            sd = s.dereference()
+            if state == "cpu":
+                chain = free_chain(c, c["freelist"])
+                inuse = per - len(chain)
+                where = "cache freelist"
+            else:
+                chain = free_chain(c, sd["freelist"])
+                inuse = u(sd["inuse"])
+                where = "slab freelist"
+            shown = " -> ".join(fmt_addr(a) for a in chain[:6]) + (" -> ..." if len(chain) > 6 else "")
+            print("  slab %s [%s] objects at %s: %d/%d in use; %s: %s" % (
+                fmt_addr(u(s)), state, fmt_addr(u(sd["objects"])), inuse, per, where, shown or "(empty)"))
+
+
+class KheapBlock(gdb.Command):
+    """kheap block ADDR: what an address is — page-heap run, slab, cache, object index and offset, allocated or free."""
+
+    def __init__(self):
+        super().__init__("kheap block", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        if not arg.strip():
+            raise gdb.GdbError("usage: kheap block ADDR")
+        a = u(ev(arg))
+        ph = roots()["page_heap"].dereference()
+        wb = u(ph["window_base_"])
+        top = u(ph["top_"])
+        if a < wb or a >= top:
+            print("%s: not in the kernel heap (page heap %s-%s)" % (fmt_addr(a), fmt_addr(wb), fmt_addr(top)))
+            return
+        if a < u(ph["data_start_"]):
+            print("%s: page-heap metadata (PageInfo array at %s)" % (fmt_addr(a), fmt_addr(wb)))
+            return
+        info = ph["info_"]
+        i = (a - wb) >> PAGE_SHIFT
+        p = info[i]
+        kind = enum_name(p["kind"])
+        if kind not in ("RunHead", "RunTail"):
+            print("%s: free pages of the page heap (unmapped)" % fmt_addr(a))
+            return
+        head = u(p["head"])
+        run = wb + (head << PAGE_SHIFT)
+        pages = u(info[head]["pages"])
+        owner = enum_name(p["owner"])
+        if owner == "Large":
+            start = run + (u(info[head]["tag"]) << PAGE_SHIFT)
+            print("%s: large kmalloc block at %s (%d bytes asked, run %s, %d pages), offset %d, %s" % (
+                fmt_addr(a), fmt_addr(start), u(p["owner_ptr"]), fmt_addr(run), pages, a - start,
+                "allocated" if a >= start else "alignment padding"))
+            return
+        if owner != "Slab":
+            print("%s: inside a page-heap run %s (%d pages) owned by %s, offset %d" % (
+                fmt_addr(a), fmt_addr(run), pages, owner, a - run))
+            return
+        s = p["owner_ptr"].cast(gdb.lookup_type("kheap::slab::SlabPage").pointer()).dereference()
+        c = s["cache"].dereference()
+        size = u(c["size"])
+        first = u(s["objects"])
+        index = (a - first) // size if a >= first else -1
+        name = c["name"].string()
+        if index < 0 or index >= u(c["objects_per_slab"]):
+            print("%s: slab header/padding of a slab of cache %s (run %s, %d pages), offset %d" % (
+                fmt_addr(a), name, fmt_addr(run), pages, a - run))
+            return
+        obj = first + index * size
+        is_cpu = u(c["cpu_slab"]) == u(s.address)
+        chain = free_chain(c, c["freelist"] if is_cpu else s["freelist"])
+        state = "free" if obj in chain else "allocated"
+        print("%s: object %d of cache %s (object size %d) at %s, offset %d, %s; slab run %s (%d pages)" % (
+            fmt_addr(a), index, name, size, fmt_addr(obj), a - obj, state, fmt_addr(run), pages))
+
+
+# --- Win32-style heaps ---------------------------------------------------------------
+
+class KheapHeaps(gdb.Command):
+    """Every Win32-style heap: handle, flags, committed and maximum sizes, blocks and bytes in use."""
+
+    def __init__(self):
+        super().__init__("kheap heaps", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        reg = try_ev("kheap::win32::detail::g_registry")
+        if reg is None:
+            raise gdb.GdbError("kheap: no symbol kheap::win32::detail::g_registry (heap layer not linked?)")
+        heaps = list_items(reg, "kheap::win32::detail::Heap", "registry_link")
+        print("%-18s %-8s %12s %12s %8s %12s %s" % ("heap", "flags", "committed", "maximum", "blocks", "in-use",
+                                                  "caches"))
+        for h in heaps:
+            hd = h.dereference()
+            slab_pages = 0
+            used_caches = 0
+            for i in range(hd["caches"].type.range()[1] + 1):
+                c = hd["caches"][i]
+                if u(c):
+                    used_caches += 1
+                    cd = c.dereference()
+                    slabs = u(cd["partial_count"]) + u(cd["full_count"]) + u(cd["empty_count"]) + \
+                        (1 if u(cd["cpu_slab"]) else 0)
+                    slab_pages += slabs * u(cd["pages_per_slab"])
+            committed = (u(hd["reserve_pages"]) + u(hd["large_run_pages"]) + slab_pages) * PAGE
+            maximum = u(hd["maximum"])
+            print("%-18s %08x %12d %12s %8d %12d %d%s" % (
+                fmt_addr(u(h)), u(hd["flags"]), committed, str(maximum) if maximum else "growable",
+                u(hd["blocks_in_use"]), u(hd["bytes_in_use"]), used_caches,
+                "  (process heap)" if bool(hd["is_process_heap"]) else ""))
+        print("%d heap%s" % (len(heaps), "" if len(heaps) == 1 else "s"))
+
+
 KheapPrefix()
 KheapHelp()
 KheapMeminfo()
 KheapBuddy()
 KheapBrk()
 KheapPagemap()
+KheapSlabinfo()
+KheapCache()
+KheapBlock()
+KheapHeaps()

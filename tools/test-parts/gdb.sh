@@ -32,8 +32,15 @@ cat >build/logs/gdb-kernel.gdb <<'G'
 break kheap::kernel::monitor_loop
 continue
 python
+import re
+# The first `kmalloc 64` printed its address first on its line; the object two
+# slots on is still free.
+serial = open("build/logs/debug-qemu.log", errors="replace").read()
+m = re.search(r"^(0x[0-9a-f]+) kmalloc\(64\)", serial, re.M)
+first = int(m.group(1), 16) if m else 0
 for c in ["kheap meminfo", "kheap slabinfo", "kheap buddy lists", "kheap brk", "kheap pagemap",
-          "kheap cache kmalloc-64", "kheap block $kmalloc_first", "kheap heaps"]:
+          "kheap cache kmalloc-64", "kheap block 0x%x" % (first + 8), "kheap block 0x%x" % (first + 128),
+          "kheap heaps", "kheap block 0x1000"]:
     print("==== " + c)
     try:
         gdb.execute(c)
@@ -57,6 +64,50 @@ fi
 expect_in kernel-buddy "$klog" '^order 10 \( 4096 KiB blocks\): +[0-9]+ free'
 expect_in kernel-brk "$klog" '^window +0xc0000000-0xe0000000'
 expect_in kernel-pagemap "$klog" '^legend: '
+expect_in kernel-pagemap-slab "$klog" '^0x[0-9a-f]{8}  [A-Za-z]*S'
+expect_in kernel-cache "$klog" '^  slab 0x[0-9a-f]{8} \[cpu\] objects at 0x[0-9a-f]{8}: 2/63 in use; cache freelist: 0x'
+expect_in kernel-block-allocated "$klog" ': object 0 of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]{8}, offset 8, allocated'
+expect_in kernel-block-free "$klog" ': object 2 of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]{8}, offset 0, free'
+expect_in kernel-block-outside "$klog" '^0x00001000: not in the kernel heap'
+expect_in kernel-heaps "$klog" '\(process heap\)$'
+grep -q '^ERROR' "$klog" && { failed=$((failed + 1)); echo "[ FAIL ] gdb kernel: a kheap command failed:"; grep '^ERROR' "$klog"; }
+
+# --- host -------------------------------------------------------------------
+hlog=build/logs/gdb-host.out
+cat >build/logs/gdb-host.gdb <<'G'
+break gdb_checkpoint
+run >build/logs/gdb-host-program.out 2>&1
+python
+import re
+out = open("build/logs/gdb-host-program.out", errors="replace").read()
+first = int(re.search(r"^(0x[0-9a-f]+) kmalloc\(64\)", out, re.M).group(1), 16)
+freed = int(re.search(r"^(0x[0-9a-f]+) things\[1\]", out, re.M).group(1), 16)
+for c in ["kheap meminfo", "kheap slabinfo", "kheap buddy", "kheap brk", "kheap pagemap", "kheap cache things",
+          "kheap block 0x%x" % first, "kheap block 0x%x" % freed, "kheap heaps"]:
+    print("==== " + c)
+    try:
+        gdb.execute(c)
+    except gdb.error as e:
+        print("ERROR: %s" % e)
+print("==== end")
+end
+kill
+G
+timeout 120 gdb -q -batch -x tools/gdb/kheap.py -x build/logs/gdb-host.gdb build/host/gdb_target >"$hlog" 2>&1
+prog=build/logs/gdb-host-program.out
+section "$prog" '^MemTotal:' 7 >build/logs/gdb-host-meminfo.expected
+section "$hlog" '^MemTotal:' 7 >build/logs/gdb-host-meminfo.actual
+compare host-meminfo build/logs/gdb-host-meminfo.expected build/logs/gdb-host-meminfo.actual
+sed -n '/^slabinfo - version: 2.1/,$p' "$prog" >build/logs/gdb-host-slabinfo.expected
+sed -n '/^slabinfo - version: 2.1/,/^====/p' "$hlog" | grep -v '^====' >build/logs/gdb-host-slabinfo.actual
+compare host-slabinfo build/logs/gdb-host-slabinfo.expected build/logs/gdb-host-slabinfo.actual
+expect_in host-cache "$hlog" '^cache things at 0x[0-9a-f]+: slot size 20[08]'
+expect_in host-cache-slab "$hlog" '^  slab 0x[0-9a-f]+ \[cpu\] objects at 0x[0-9a-f]+: 4/[0-9]+ in use'
+expect_in host-block-allocated "$hlog" ': object 0 of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]+, offset 0, allocated'
+expect_in host-block-freed "$hlog" ': object 1 of cache things \(object size 20[08]\) at 0x[0-9a-f]+, offset 0, free'
+expect_in host-heaps "$hlog" '^2 heaps$'
+expect_in host-pagemap "$hlog" '^legend: '
+grep -q '^ERROR' "$hlog" && { failed=$((failed + 1)); echo "[ FAIL ] gdb host: a kheap command failed:"; grep '^ERROR' "$hlog"; }
 
 echo "gdb: $passed passed, $failed failed"
 [ -n "${KHEAP_RESULT:-}" ] && echo "$passed $failed" >"$KHEAP_RESULT"
