@@ -40,9 +40,9 @@ bool parse_size(const char* cmd, const char* text, size_t* out) {
 
 }  // namespace
 
-MONITOR_COMMAND(heaptest1, "[SIZE]",
-                "HeapTest1: HeapAlloc 1000 (or SIZE) bytes from the process heap with HEAP_ZERO_MEMORY, fill with "
-                "0FFh, show in hex (32 bytes a line), HeapFree") {
+// heaptest1: HeapAlloc 1000 (or SIZE) bytes from the process heap with HEAP_ZERO_MEMORY, fill with 0FFh,
+// show them in hex (32 bytes a line), HeapFree.
+MONITOR_COMMAND(heaptest1, "[SIZE]", "Irvine's HeapTest1: zeroed block from the process heap, 0FFh-filled, in hex") {
   size_t size = 1000;
   if (argc > 1 && !parse_size("heaptest1", argv[1], &size)) return 1;
   HANDLE heap = GetProcessHeap();
@@ -80,9 +80,9 @@ MONITOR_COMMAND(heaptest1, "[SIZE]",
   return nonzero || reported != size ? 1 : 0;
 }
 
-MONITOR_COMMAND(heaptest2, "[INITIAL MAX BLOCK COUNT]",
-                "HeapTest2: HeapCreate(0, 2000000, 400000000), up to 2000 HeapAlloc of 500000 bytes with "
-                "HEAP_ZERO_MEMORY ('.' each), HeapDestroy; ends 'heaptest2: N blocks allocated, B bytes'") {
+// heaptest2: HeapCreate(0, 2000000, 400000000), up to 2000 HeapAlloc of 500000 bytes with HEAP_ZERO_MEMORY
+// ('.' each), HeapDestroy; ends with 'heaptest2: N blocks allocated, B bytes'.
+MONITOR_COMMAND(heaptest2, "[INIT MAX BLOCK N]", "Irvine's HeapTest2: 500000-byte blocks until a 400 MB heap is full") {
   size_t initial = 2000000, maximum = 400000000, block = 500000, count = 2000;
   size_t* args[] = {&initial, &maximum, &block, &count};
   for (int i = 1; i < argc && i <= 4; ++i)

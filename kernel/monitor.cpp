@@ -125,7 +125,7 @@ MONITOR_COMMAND(help, "", "list the commands with a one-line description each") 
     if (!next) break;
     char name_and_usage[48];
     format(name_and_usage, sizeof name_and_usage, "%s %s", next->name, next->usage);
-    print("  %-24s %s\n", name_and_usage, next->help);
+    print("  %-30s %s\n", name_and_usage, next->help);
     last = next;
   }
   return 0;

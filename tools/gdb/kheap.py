@@ -471,6 +471,85 @@ class KheapHeaps(gdb.Command):
         print("%d heap%s" % (len(heaps), "" if len(heaps) == 1 else "s"))
 
 
+
+# --- pretty-printers ---------------------------------------------------------------
+# `print` shows a one-line summary of the core types, then their fields as usual.
+
+class _Printer:
+    def __init__(self, val):
+        self.val = val
+
+    def children(self):
+        for f in self.val.type.strip_typedefs().fields():
+            if f.is_base_class or f.name is None:
+                continue
+            yield f.name, self.val[f.name]
+
+
+class FramePrinter(_Printer):
+    def to_string(self):
+        v = self.val
+        state = enum_name(v["state"])
+        order = u(v["order"])
+        head = bool(v["is_head"])
+        what = ("%s block head, order %d" % (state.lower(), order)) if head else ("%s (tail)" % state.lower())
+        return "Frame{%s, owner %d}" % (what, u(v["owner"]))
+
+
+class PageInfoPrinter(_Printer):
+    def to_string(self):
+        v = self.val
+        kind = enum_name(v["kind"])
+        if kind in ("RunHead", "RunTail"):
+            return "PageInfo{%s of a %s run, head page %d, %d pages, owner_ptr %s, tag %d}" % (
+                kind, enum_name(v["owner"]), u(v["head"]), u(v["pages"]), fmt_addr(u(v["owner_ptr"])), u(v["tag"]))
+        if kind == "FreeHead":
+            return "PageInfo{free range of %d pages}" % u(v["pages"])
+        return "PageInfo{%s}" % kind
+
+
+class SlabPagePrinter(_Printer):
+    def to_string(self):
+        v = self.val
+        try:
+            name = v["cache"].dereference()["name"].string()
+        except gdb.error:
+            name = "?"
+        return "SlabPage{cache %s, %s, %d in use, objects at %s, freelist %s}" % (
+            name, enum_name(v["state"]).lower(), u(v["inuse"]), fmt_addr(u(v["objects"])), fmt_addr(u(v["freelist"])))
+
+
+class KmemCachePrinter(_Printer):
+    def to_string(self):
+        v = self.val
+        return "KmemCache{%s: slot %d, %d objects/slab, %d pages/slab, slabs partial %d full %d empty %d, cpu slab %s}" % (
+            v["name"].string(), u(v["size"]), u(v["objects_per_slab"]), u(v["pages_per_slab"]),
+            u(v["partial_count"]), u(v["full_count"]), u(v["empty_count"]), fmt_addr(u(v["cpu_slab"])))
+
+
+class HeapPrinter(_Printer):
+    def to_string(self):
+        v = self.val
+        maximum = u(v["maximum"])
+        return "Heap{#%d%s, flags 0x%x, maximum %s, %d blocks, %d bytes in use}" % (
+            u(v["serial"]), " process heap" if bool(v["is_process_heap"]) else "", u(v["flags"]),
+            str(maximum) if maximum else "growable", u(v["blocks_in_use"]), u(v["bytes_in_use"]))
+
+
+def build_pretty_printers():
+    import gdb.printing
+    pp = gdb.printing.RegexpCollectionPrettyPrinter("kheap")
+    pp.add_printer("Frame", r"^kheap::pmm::Frame$", FramePrinter)
+    pp.add_printer("PageInfo", r"^kheap::vm::PageInfo$", PageInfoPrinter)
+    pp.add_printer("SlabPage", r"^kheap::slab::SlabPage$", SlabPagePrinter)
+    pp.add_printer("KmemCache", r"^kheap::KmemCache$", KmemCachePrinter)
+    pp.add_printer("Heap", r"^kheap::win32::detail::Heap$", HeapPrinter)
+    return pp
+
+
+import gdb.printing  # noqa: E402
+gdb.printing.register_pretty_printer(None, build_pretty_printers(), replace=True)
+
 KheapPrefix()
 KheapHelp()
 KheapMeminfo()

@@ -72,6 +72,20 @@ expect_in kernel-block-outside "$klog" '^0x00001000: not in the kernel heap'
 expect_in kernel-heaps "$klog" '\(process heap\)$'
 grep -q '^ERROR' "$klog" && { failed=$((failed + 1)); echo "[ FAIL ] gdb kernel: a kheap command failed:"; grep '^ERROR' "$klog"; }
 
+# --- the README walkthrough: an object leaves the free list and comes back ----------
+wlog=build/logs/gdb-walkthrough.out
+timeout 120 tools/debug.sh --mem 64M --batch tools/gdb/walkthrough.gdb \
+  --cmds "cache_create things 200; cache_alloc things; cache_alloc things; cache_free things last" >"$wlog" 2>&1
+heads=($(sed -n 's/.*cache freelist: \(0x[0-9a-f]*\).*/\1/p' "$wlog"))
+returned=$(sed -n 's/^Value returned is \$2 = (void \*) \(0x[0-9a-f]*\)$/\1/p' "$wlog")
+if [ ${#heads[@]} = 3 ] && [ "$returned" = "${heads[0]}" ] && [ "${heads[1]}" != "$returned" ] && [ "${heads[2]}" = "$returned" ]; then
+  passed=$((passed + 1)); echo "[  OK  ] gdb walkthrough (object $returned left the free list and came back)"
+else
+  failed=$((failed + 1)); echo "[ FAIL ] gdb walkthrough: free-list heads ${heads[*]}, returned '$returned'"; tail -n 30 "$wlog" | sed 's/^/    | /'
+fi
+expect_in walkthrough-block-free "$wlog" ': object 1 of cache things .*, free; slab run'
+expect_in walkthrough-pretty "$wlog" '^\$3 = SlabPage\{cache things, cpu, '
+
 # --- host -------------------------------------------------------------------
 hlog=build/logs/gdb-host.out
 cat >build/logs/gdb-host.gdb <<'G'
