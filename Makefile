@@ -7,6 +7,8 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
+# Keep intermediate objects (the test and bench objects are otherwise deleted after linking).
+.SECONDARY:
 
 BUILD     := build
 HOSTB     := $(BUILD)/host
