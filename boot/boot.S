@@ -30,7 +30,8 @@ boot_stack_bottom:
     .skip 64 * 1024
 boot_stack_top:
 
-    .section .rodata
+    /* In .data, not .rodata: the CPU writes descriptors' accessed bits, and .rodata is read-only. */
+    .section .data
     .align 8
 gdt:
     .quad 0x0000000000000000    /* null */

@@ -1,6 +1,7 @@
 // kernel/commands_basic.cpp — monitor commands that are about the machine, not
 // the allocator: exit, crash, touch, echo, cmdline.
 #include "core/format.h"
+#include "core/string_util.h"
 #include "monitor.h"
 #include "paging.h"
 #include "qemu_exit.h"
@@ -8,26 +9,27 @@
 namespace kheap::kernel {
 const char* kernel_command_line();
 
-MONITOR_COMMAND(exit, "[code]", "leave QEMU via isa-debug-exit; QEMU's exit status is code*2+1") {
+MONITOR_COMMAND(exit, "[code]", "leave QEMU via isa-debug-exit (code 0..127); QEMU's exit status is code*2+1") {
   int64_t code = 0;
   if (argc > 1 && !parse_arg("exit", argv[1], &code)) return 1;
-  if (code < 0 || code > 0x7FFFFFFF) {
-    print("exit: code must be 0..2147483647\n");
+  if (code < 0 || code > 127) {
+    print("exit: code must be 0..127 (QEMU's status code*2+1 is one byte)\n");
     return 1;
   }
-  print("kheap: exit %lld (QEMU status %lld)\n", static_cast<long long>(code), static_cast<long long>(code * 2 + 1) & 0xFF);
+  print("kheap: exit %lld (QEMU status %lld)\n", static_cast<long long>(code), static_cast<long long>(code * 2 + 1));
   qemu_exit(static_cast<uint32_t>(code));
 }
 
 MONITOR_COMMAND(crash, "[ud|pf|gp|de]", "trigger a CPU exception to see its report (default: page fault)") {
   const char* kind = argc > 1 ? argv[1] : "pf";
-  if (kind[0] == 'u') asm volatile("ud2");
-  if (kind[0] == 'g') asm volatile("mov $0x1234, %%ax; mov %%ax, %%ds" : : : "eax");
-  if (kind[0] == 'd') {
-    volatile int zero = 0;
-    volatile int x = 1 / zero;
-    (void)x;
+  if (!str_equal(kind, "pf") && !str_equal(kind, "ud") && !str_equal(kind, "gp") && !str_equal(kind, "de")) {
+    print("crash: unknown kind '%s' (pf: page fault, ud: invalid opcode, gp: general protection, de: divide error)\n",
+          kind);
+    return 1;
   }
+  if (str_equal(kind, "ud")) asm volatile("ud2");
+  if (str_equal(kind, "gp")) asm volatile("mov $0x1234, %%ax; mov %%ax, %%ds" : : : "eax");
+  if (str_equal(kind, "de")) asm volatile("xor %%edx, %%edx; xor %%ecx, %%ecx; mov $1, %%eax; div %%ecx" : : : "eax", "ecx", "edx");
   // Default: write to an address inside the break window that is not mapped.
   volatile uint32_t* p = reinterpret_cast<volatile uint32_t*>(0xDFFFF000u);
   *p = 0xDEAD;

@@ -5,6 +5,7 @@
 //   kfree ADDR      free it (a bad or repeated kfree is reported and refused; the prompt comes back)
 #include "core/format.h"
 #include "core/report.h"
+#include "core/string_util.h"
 #include "monitor.h"
 #include "slab/slab.h"
 
@@ -12,15 +13,29 @@ namespace kheap::kernel {
 
 namespace {
 
+void* g_last_kmalloc = nullptr;  // for `kfree last` (kept after the free, so `kfree last` twice is a double free)
+
 uint32_t u32(const void* p) { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p)); }
 
+// ADDR, or `last` (what the last `kmalloc` returned), or `last+N`.
 bool parse_address(const char* cmd, int argc, char** argv, void** out) {
   int64_t a;
   if (argc < 2) {
-    print("usage: %s ADDR\n", cmd);
+    print("usage: %s ADDR|last[+N]\n", cmd);
     return false;
   }
-  if (!parse_arg(cmd, argv[1], &a)) return false;
+  const char* text = argv[1];
+  if (text[0] == 'l' && text[1] == 'a' && text[2] == 's' && text[3] == 't') {
+    int64_t offset = 0;
+    if (text[4] == '+' && !parse_arg(cmd, text + 5, &offset)) return false;
+    if (text[4] != 0 && text[4] != '+') {
+      print("%s: bad address '%s'\n", cmd, text);
+      return false;
+    }
+    *out = static_cast<char*>(g_last_kmalloc) + offset;
+    return true;
+  }
+  if (!parse_arg(cmd, text, &a)) return false;
   if (a < 0 || a > 0xFFFFFFFFll) {
     print("%s: address out of range\n", cmd);
     return false;
@@ -36,7 +51,7 @@ MONITOR_COMMAND(slabinfo, "", "the slab caches, in /proc/slabinfo 2.1 format") {
   return 0;
 }
 
-MONITOR_COMMAND(block, "ADDR", "what ADDR is: run, slab, cache, object index and offset, allocated or free") {
+MONITOR_COMMAND(block, "ADDR|last[+N]", "what ADDR is: run, slab, cache, object index and offset, allocated or free") {
   void* p;
   if (!parse_address("block", argc, argv, &p)) return 1;
   BlockInfo b = describe_address(p);
@@ -85,11 +100,16 @@ MONITOR_COMMAND(kmalloc, "N", "allocate N bytes with kmalloc; prints the address
     print("kmalloc: size must not be negative\n");
     return 1;
   }
+  if (static_cast<uint64_t>(n) > SIZE_MAX) {
+    print("kmalloc: %lld does not fit a size_t (%zu bits)\n", static_cast<long long>(n), sizeof(size_t) * 8);
+    return 1;
+  }
   void* p = kmalloc(static_cast<size_t>(n));
   if (!p) {
     print("0x00000000 kmalloc(%lld) failed\n", static_cast<long long>(n));
     return 1;
   }
+  g_last_kmalloc = p;
   BlockInfo b = describe_address(p);
   if (b.kind == BlockInfo::SlabObject)
     print("0x%08x kmalloc(%lld): usable %zu, cache %s, object %zu\n", u32(p), static_cast<long long>(n), ksize(p),
@@ -100,9 +120,13 @@ MONITOR_COMMAND(kmalloc, "N", "allocate N bytes with kmalloc; prints the address
   return 0;
 }
 
-MONITOR_COMMAND(kfree, "ADDR", "kfree ADDR (a bad or repeated free is reported and refused)") {
+MONITOR_COMMAND(kfree, "ADDR|last[+N]", "kfree ADDR (last: what the last kmalloc returned); bad frees are refused") {
   void* p;
   if (!parse_address("kfree", argc, argv, &p)) return 1;
+  if (!p) {
+    print("kfree: kfree(NULL) does nothing\n");
+    return 0;
+  }
   uint32_t before = report_count();
   kfree(p);
   if (report_count() != before) return 1;  // the report says why

@@ -6,6 +6,7 @@
 
 extern "C" char __kernel_start[];
 extern "C" char __kernel_end[];
+extern "C" char __readonly_end[];
 extern "C" char boot_stack_bottom[];
 extern "C" char boot_stack_top[];
 
@@ -16,8 +17,10 @@ const char* describe_fault_region(uint32_t addr) {
   if (addr >= reinterpret_cast<uint32_t>(boot_stack_bottom) - 0x1000 &&
       addr < reinterpret_cast<uint32_t>(boot_stack_bottom))
     return "just below the kernel stack (stack overflow?)";
+  if (addr >= reinterpret_cast<uint32_t>(__kernel_start) && addr < reinterpret_cast<uint32_t>(__readonly_end))
+    return "kernel image: code or read-only data (mapped read-only)";
   if (addr >= reinterpret_cast<uint32_t>(__kernel_start) && addr < reinterpret_cast<uint32_t>(__kernel_end))
-    return "kernel image";
+    return "kernel image: data";
   if (addr < kIdentityLimit) return "identity-mapped low memory";
   if (addr >= kBreakWindowBase && addr < kBreakWindowLimit) {
     if (addr < g_page_heap.data_start()) return "kernel break window: page-heap metadata";

@@ -26,7 +26,7 @@ inline constexpr size_t kMaxBootRegions = 64;
 struct BootMemoryInfo {
   pmm::MemoryRegion regions[kMaxBootRegions];
   size_t region_count;
-  pmm::ReservedRange reserved[16];
+  pmm::ReservedRange reserved[32];
   size_t reserved_count;
   uint32_t mem_lower_kb, mem_upper_kb;
   bool has_mmap;

@@ -53,7 +53,9 @@ KernelMapper g_mapper;
 
 void add_reserved(uint64_t base, uint64_t length, const char* what) {
   auto& m = g_boot_memory;
-  if (length == 0 || m.reserved_count >= sizeof m.reserved / sizeof m.reserved[0]) return;
+  if (length == 0) return;
+  if (m.reserved_count >= sizeof m.reserved / sizeof m.reserved[0])
+    kheap_platform_panic("too many reserved ranges for g_boot_memory.reserved (raise its size)");
   m.reserved[m.reserved_count++] = {base, length, what};
 }
 
@@ -94,6 +96,7 @@ void memory_init(const MultibootInfo* info) {
       m.regions[m.region_count++] = {e->base, e->length, e->type};
       at += e->size + sizeof(e->size);
     }
+    if (at < end) print("kheap: memory map has more than %zu entries; the rest are ignored\n", kMaxBootRegions);
   } else if (info->flags & kMultibootInfoMemory) {
     // No map: fall back to mem_lower/mem_upper, as the spec allows.
     m.regions[m.region_count++] = {0, uint64_t{info->mem_lower} * 1024, 1};
@@ -109,8 +112,10 @@ void memory_init(const MultibootInfo* info) {
   if (info->flags & kMultibootInfoModules) {
     add_reserved(info->mods_addr, info->mods_count * sizeof(MultibootModule), "module list");
     const auto* mods = reinterpret_cast<const MultibootModule*>(info->mods_addr);
-    for (uint32_t i = 0; i < info->mods_count; ++i)
+    for (uint32_t i = 0; i < info->mods_count; ++i) {
       add_reserved(mods[i].mod_start, mods[i].mod_end - mods[i].mod_start, "module");
+      if (mods[i].string) add_reserved(mods[i].string, string_length(mods[i].string) + 1, "module name");
+    }
   }
 
   pmm::normalize_memory_map(m.regions, m.region_count, m.reserved, m.reserved_count, uint64_t{1} << 32,

@@ -45,7 +45,11 @@ size_t read_line(char* buf, size_t cap) {
       while (n > 0) --n, print("\b \b");
       continue;
     }
-    if (static_cast<unsigned char>(c) < 0x20 || n + 1 >= cap) continue;
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    if (n + 1 >= cap) {  // full: refuse the character audibly rather than drop it silently
+      print("\a");
+      continue;
+    }
     buf[n++] = c;
     print_raw(&c, 1);
   }
@@ -89,6 +93,12 @@ void monitor_run_script(const char* script) {
     size_t n = 0;
     while (*p && *p != ';' && n + 1 < sizeof line) line[n++] = *p++;
     line[n] = 0;
+    if (*p && *p != ';') {  // longer than a line: skip it whole rather than run its tail
+      while (*p && *p != ';') ++p;
+      print("monitor: boot-script command longer than %zu characters skipped: %.40s...\n", sizeof line - 1, line);
+      if (*p == ';') ++p;
+      continue;
+    }
     if (*p == ';') ++p;
     // Trim leading blanks for the echo.
     char* start = line;

@@ -1,6 +1,7 @@
 // kernel/paging.cpp — page tables for the kernel (see paging.h for the layout).
 //
-// Invariants: page 0 is never mapped (null dereferences fault); the identity
+// Invariants: page 0 is never mapped (null dereferences fault); the kernel's
+// .text and .rodata are read-only (a stray write faults); the identity
 // area's tables are static and never freed; a break-window page table is
 // allocated from the PMM on the first map into its 4 MiB and freed again when
 // its last page is unmapped (g_table_entries counts present entries per
@@ -10,6 +11,9 @@
 
 #include "core/assert.h"
 #include "kernel_memory.h"
+
+extern "C" char __kernel_start[];
+extern "C" char __readonly_end[];
 
 namespace kheap::kernel {
 
@@ -35,7 +39,10 @@ void paging_init() {
   for (uint32_t t = 0; t < kIdentityTables; ++t) {
     for (uint32_t i = 0; i < 1024; ++i) {
       uint32_t addr = (t << 22) | (i << 12);
-      g_identity_tables[t][i] = addr == 0 ? 0 : (addr | kPresent | kWritable);
+      // The kernel's code and read-only data are mapped read-only (CR0.WP makes that hold in ring 0 too).
+      bool readonly = addr >= reinterpret_cast<uint32_t>(__kernel_start) &&
+                      addr < reinterpret_cast<uint32_t>(__readonly_end);
+      g_identity_tables[t][i] = addr == 0 ? 0 : (addr | kPresent | (readonly ? 0 : kWritable));
     }
     g_page_directory[t] = reinterpret_cast<uint32_t>(g_identity_tables[t]) | kPresent | kWritable;
   }

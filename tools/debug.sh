@@ -25,7 +25,8 @@ args=(--mem "$mem" --gdb "$port" --log "$log" --quiet --timeout "$timeout_s")
 [ -n "$cmds" ] && args+=(--cmds "$cmds")
 tools/qemu-run.sh "${args[@]}" 2>"$log.err" &
 qemu_pid=$!
-trap 'kill $qemu_pid 2>/dev/null; pkill -f "tcp::$port" 2>/dev/null' EXIT
+# qemu-run.sh runs `timeout qemu-system-i386 ...`: stop that chain by PID (timeout passes the signal on).
+trap 'pkill -TERM -P $qemu_pid 2>/dev/null; kill $qemu_pid 2>/dev/null' EXIT
 # Wait for the stub to listen.
 for _ in $(seq 50); do
   (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break

@@ -386,7 +386,7 @@ class KheapBlock(gdb.Command):
     def invoke(self, arg, from_tty):
         if not arg.strip():
             raise gdb.GdbError("usage: kheap block ADDR")
-        a = u(ev(arg))
+        a = u(ev(arg)) & ((1 << int(ptr_bits())) - 1)  # a register like $eax may read as negative
         ph = roots()["page_heap"].dereference()
         wb = u(ph["window_base_"])
         top = u(ph["top_"])
@@ -448,25 +448,24 @@ class KheapHeaps(gdb.Command):
         if reg is None:
             raise gdb.GdbError("kheap: no symbol kheap::win32::detail::g_registry (heap layer not linked?)")
         heaps = list_items(reg, "kheap::win32::detail::Heap", "registry_link")
-        print("%-18s %-8s %12s %12s %8s %12s %s" % ("heap", "flags", "committed", "maximum", "blocks", "in-use",
-                                                  "caches"))
+        print("%-18s %-8s %12s %12s %8s %12s %12s" % ("heap", "flags", "committed", "maximum", "blocks", "in-use",
+                                                    "free"))
         for h in heaps:
             hd = h.dereference()
             slab_pages = 0
-            used_caches = 0
             for i in range(hd["caches"].type.range()[1] + 1):
                 c = hd["caches"][i]
                 if u(c):
-                    used_caches += 1
                     cd = c.dereference()
                     slabs = u(cd["partial_count"]) + u(cd["full_count"]) + u(cd["empty_count"]) + \
                         (1 if u(cd["cpu_slab"]) else 0)
                     slab_pages += slabs * u(cd["pages_per_slab"])
             committed = (u(hd["reserve_pages"]) + u(hd["large_run_pages"]) + slab_pages) * PAGE
             maximum = u(hd["maximum"])
-            print("%-18s %08x %12d %12s %8d %12d %d%s" % (
+            in_use = u(hd["bytes_in_use"])
+            print("%-18s %08x %12d %12s %8d %12d %12d%s" % (
                 fmt_addr(u(h)), u(hd["flags"]), committed, str(maximum) if maximum else "growable",
-                u(hd["blocks_in_use"]), u(hd["bytes_in_use"]), used_caches,
+                u(hd["blocks_in_use"]), in_use, committed - in_use if committed > in_use else 0,
                 "  (process heap)" if bool(hd["is_process_heap"]) else ""))
         print("%d heap%s" % (len(heaps), "" if len(heaps) == 1 else "s"))
 

@@ -37,6 +37,7 @@ check_heaptest2_512() {
   expect '^heaps? ' ; expect '\(process heap\)'
 }
 check_heaptest2_64() {
+  check_heaptest1
   check_heaptest2_common
   [ "${blocks:-0}" -gt 50 ] && [ "${blocks:-999}" -lt 130 ] || problems+=("at 64M expected 50..130 blocks, got ${blocks:-none}")
   expect "^heaptest2: .*(out of (frames|memory)|frames)" "the reason: memory ran out"
