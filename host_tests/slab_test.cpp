@@ -68,8 +68,13 @@ TEST(SlabLayout, EveryKmallocClassWastesAtMostOneEighth) {
     EXPECT_GE(l.pages, 1u);
     EXPECT_LE(l.pages, 16u);
     EXPECT_EQ(l.objects_offset % a, 0u);
-    EXPECT_GE(l.objects_offset, sizeof(SlabPage));
-    EXPECT_LE(l.objects_offset + l.objects * size, run);
+    EXPECT_EQ(l.objects_offset, 0u);  // the header is off-slab
+    EXPECT_LE(l.objects * size, run);
+    SlabLayout on;  // kmem_slab's own layout: the header at the start of the run
+    ASSERT_TRUE(compute_layout(size, a, &on, false)) << size;
+    EXPECT_GE(on.objects_offset, sizeof(SlabPage));
+    EXPECT_EQ(on.objects_offset % a, 0u);
+    EXPECT_LE(on.objects_offset + on.objects * size, on.pages * kPageSize);
     if (size <= 512) { EXPECT_GE(l.objects, 8u) << size; }
   }
 }
@@ -388,6 +393,12 @@ TEST_F(BadFreeCase, SlabHeaderAndForeignPointers) {
   auto* header = reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(live[0]) & ~(kPageSize - 1));
   kmem_cache_free(c, header + 8);
   expect_intact(BugClass::InvalidFree, n);
+  // The off-slab SlabPage itself is an object of the internal kmem_slab cache.
+  n = report_count();
+  kfree(slab_page_of(live[0]));
+  expect_intact(BugClass::WrongHeap, n);
+  kmem_cache_free(c, slab_page_of(live[0]));
+  expect_intact(BugClass::WrongHeap, n + 1);
   int on_stack;
   n = report_count();
   kmem_cache_free(c, &on_stack);
@@ -502,7 +513,11 @@ TEST_F(SlabTest, DescribeAddress) {
   EXPECT_EQ(i.kind, BlockInfo::SlabObject);
   EXPECT_EQ(i.object_index, 1u);
   EXPECT_FALSE(i.allocated);
-  EXPECT_EQ(describe_address(i.run_start).kind, BlockInfo::SlabHeader);
+  // Headers are off-slab: the run starts with object 0 and ends in an unused
+  // tail (42 slots of 96 bytes in a page leave 64 bytes).
+  EXPECT_EQ(i.run_start, a);
+  EXPECT_EQ(describe_address(i.run_start).kind, BlockInfo::SlabObject);
+  EXPECT_EQ(describe_address(static_cast<char*>(i.run_start) + kPageSize - 8).kind, BlockInfo::SlabHeader);
   int local;
   EXPECT_EQ(describe_address(&local).kind, BlockInfo::NotInHeap);
   EXPECT_EQ(describe_address(m.page_heap().page_info_array()).kind, BlockInfo::PageHeapMetadata);

@@ -43,10 +43,10 @@ struct Candidate {
   size_t waste;
 };
 
-Candidate try_pages(size_t pages, size_t slot, size_t object_align) {
+Candidate try_pages(size_t pages, size_t slot, size_t object_align, size_t header) {
   Candidate c{};
   size_t run = pages * kPageSize;
-  size_t offset = align_up(kHeaderSize, object_align);
+  size_t offset = align_up(header, object_align);
   if (offset >= run) return c;
   size_t objects = (run - offset) / slot;
   if (objects > kMaxObjectsPerSlab) objects = kMaxObjectsPerSlab;
@@ -61,20 +61,32 @@ bool waste_ok(const Candidate& c) { return c.ok && c.waste * 8 <= c.layout.pages
 
 }  // namespace
 
-bool compute_layout(size_t slot, size_t object_align, SlabLayout* out) {
+bool compute_layout(size_t slot, size_t object_align, SlabLayout* out, bool off_slab) {
+  size_t header = off_slab ? 0 : kHeaderSize;
+  if (!off_slab) {
+    // Only kmem_slab (the off-slab headers) is on-slab. Big slabs, so the headers of many
+    // slabs are contiguous and spread over every cache set (slabs of one page
+    // each, every ~64 pages apart in the page heap, would all fall into the
+    // same few L2 sets). The largest run of <= 16 pages not past kMaxObjectsPerSlab.
+    for (size_t n = 16; n >= 1; --n) {
+      Candidate c = try_pages(n, slot, object_align, header);
+      if (c.ok && (n == 1 || (n * kPageSize - c.layout.objects_offset) / slot <= kMaxObjectsPerSlab))
+        return *out = c.layout, true;
+    }
+  }
   if (slot == 0 || !is_power_of_two(object_align) || object_align > kPageSize) return false;
   if (slot > kMaxPagesPerSlab * kPageSize) return false;
   for (size_t n = 1; n <= 8; ++n) {
-    Candidate c = try_pages(n, slot, object_align);
+    Candidate c = try_pages(n, slot, object_align, header);
     if (waste_ok(c) && c.layout.objects >= 8) return *out = c.layout, true;
   }
   for (size_t n = 1; n <= 16; ++n) {
-    Candidate c = try_pages(n, slot, object_align);
+    Candidate c = try_pages(n, slot, object_align, header);
     if (waste_ok(c)) return *out = c.layout, true;
   }
   Candidate best{};
   for (size_t n = 1; n <= kMaxPagesPerSlab; ++n) {
-    Candidate c = try_pages(n, slot, object_align);
+    Candidate c = try_pages(n, slot, object_align, header);
     // waste/pages smaller than best's (cross-multiplied, no division)
     if (c.ok && (!best.ok || c.waste * best.layout.pages < best.waste * c.layout.pages)) best = c;
   }
@@ -95,7 +107,10 @@ bool compute_layout(size_t slot, size_t object_align, SlabLayout* out) {
 // So y < n exactly when off = y * size. (W - R >= 19 needs W = 32 at least.)
 void compute_inverse(size_t size, uintptr_t* inv, uint32_t* shift) {
   KHEAP_ASSERT(size != 0);
-  uint32_t k = static_cast<uint32_t>(__builtin_ctzl(size));
+  // ctzll only where size_t is 64-bit (on i386 it would need libgcc's __ctzdi2;
+  // ctzl is 32-bit on 64-bit Windows).
+  uint32_t k = sizeof(size_t) > sizeof(unsigned) ? static_cast<uint32_t>(__builtin_ctzll(size))
+                                                 : static_cast<uint32_t>(__builtin_ctz(static_cast<unsigned>(size)));
   uintptr_t odd = size >> k;
   // Newton's iteration for the inverse modulo 2^W: x = odd is right to 3
   // bits (odd * odd == 1 mod 8) and each step doubles that: 6 steps reach 192.
@@ -155,8 +170,10 @@ bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint3
     return false;
   }
   size_t object_align = is_kmalloc ? natural_align(slot) : align;
+  // Every cache but kmem_slab keeps its slab headers off-slab (dense).
+  bool off_slab = c != &g_slab.slab_meta;
   SlabLayout layout;
-  if (!compute_layout(slot, object_align, &layout)) {
+  if (!compute_layout(slot, object_align, &layout, off_slab)) {
     report_bug(BugClass::BadArgument, "kmem_cache_create(%s): object size %zu does not fit a slab of %zu pages\n",
                shown, size, kMaxPagesPerSlab);
     return false;
@@ -175,6 +192,7 @@ bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint3
   c->ctor = ctor;
   c->owner = owner;
   c->is_kmalloc = is_kmalloc;
+  c->off_slab = off_slab;
   c->id = g_slab.next_id++;
   // Objects of owned caches, and slots whose free link is not at offset 0,
   // are never freed by kfree's inline path: the checked path handles them.
@@ -197,12 +215,23 @@ bool cache_is_live(const KmemCache* c) {
 
 namespace {
 
+void* slab_meta_alloc();
+void slab_meta_free(SlabPage* s);
+
 SlabPage* slab_create(KmemCache* c) {
   vm::PageHeap* ph = g_slab.page_heap;
-  void* run = ph->alloc_run(c->pages_per_slab, vm::RunOwner::Slab, nullptr, c->id);
-  if (!run) return nullptr;
-  ph->set_owner(run, vm::RunOwner::Slab, run, c->id);
-  auto* s = new (run) SlabPage{};
+  void* header = nullptr;
+  if (c->off_slab && !(header = slab_meta_alloc())) return nullptr;
+  void* run = ph->alloc_run(c->pages_per_slab, vm::RunOwner::Slab, header, c->id);
+  if (!run) {
+    if (header) slab_meta_free(static_cast<SlabPage*>(header));
+    return nullptr;
+  }
+  if (!header) {
+    header = run;
+    ph->set_owner(run, vm::RunOwner::Slab, run, c->id);
+  }
+  auto* s = new (header) SlabPage{};
   s->cache = c;
   s->objects = static_cast<char*>(run) + c->objects_offset;
   s->magic = kSlabMagic;
@@ -223,10 +252,12 @@ SlabPage* slab_create(KmemCache* c) {
 }
 
 size_t slab_destroy(SlabPage* s) {
-  size_t pages = s->cache->pages_per_slab;
+  KmemCache* c = s->cache;
+  size_t pages = c->pages_per_slab;
   s->magic = 0;
-  bool ok = g_slab.page_heap->free_run(s);
+  bool ok = g_slab.page_heap->free_run(slab_run(c, s));
   KHEAP_ASSERT(ok);
+  if (c->off_slab) slab_meta_free(s);
   return pages;
 }
 
@@ -325,8 +356,23 @@ void deactivate(KmemCache* c) {
 
 }  // namespace
 
+namespace {
+
+// kmem_slab's objects: the off-slab headers. kmem_slab's own slabs are
+// on-slab, so this recurses at most once.
+void* slab_meta_alloc() { return cache_alloc_slow(&g_slab.slab_meta); }
+
+void slab_meta_free(SlabPage* s) {
+  KmemCache* m = &g_slab.slab_meta;
+  SlabPage* ms = slab_page_of(s);
+  KHEAP_ASSERT(ms && ms->cache == m);
+  slab_free_object(m, ms, s);
+}
+
+}  // namespace
+
 void* cache_alloc_slow(KmemCache* c) {
-  if (!g_slab.ready || c->magic != kCacheMagic) return nullptr;
+  if (c->magic != kCacheMagic || !(g_slab.ready || c == &g_slab.slab_meta)) return nullptr;
   if (!c->freelist) {
     // The cpu slab (if any) has no free object left: it is full.
     if (SlabPage* old = c->cpu_slab) {
@@ -516,7 +562,7 @@ KmemCache* create(const char* name, size_t size, size_t align, uint32_t flags, K
   return c;
 }
 
-bool is_internal(const KmemCache* c) { return c->is_kmalloc || c == &g_slab.meta; }
+bool is_internal(const KmemCache* c) { return c->is_kmalloc || c == &g_slab.meta || c == &g_slab.slab_meta; }
 
 // Every slab of `c`, cpu slab included. Returns pages freed.
 size_t free_all_slabs(KmemCache* c) {
@@ -583,7 +629,9 @@ KmemCache* kmem_cache_create_owned(const char* name, size_t size, size_t align, 
   return create(name, size, align, flags, ctor, owner);
 }
 
-void* kmem_cache_owner(const KmemCache* c) { return c && c->magic == kCacheMagic && c != &g_slab.meta ? c->owner : nullptr; }
+void* kmem_cache_owner(const KmemCache* c) {
+  return c && c->magic == kCacheMagic && c != &g_slab.meta && c != &g_slab.slab_meta ? c->owner : nullptr;
+}
 
 void* kmem_cache_alloc(KmemCache* c) {
   if (!c || c->magic != kCacheMagic) {
@@ -715,7 +763,9 @@ size_t slab_shrink_all() {
     deactivate(c);
     pages += trim_empty(c, 0);
   }
-  return pages;
+  // Shrinking the others freed headers into kmem_slab: give its pages back too.
+  deactivate(&g_slab.slab_meta);
+  return pages + trim_empty(&g_slab.slab_meta, 0);
 }
 
 /* --- Counting and checking -------------------------------------------------- */
@@ -741,10 +791,10 @@ bool check_fail(const KmemCache* c, const char* what, const void* where) {
 bool check_slab(const KmemCache* c, const SlabPage* s, SlabState expect) {
   if (s->magic != kSlabMagic || s->cache != c) return check_fail(c, "slab header magic or cache pointer wrong", s);
   if (s->state != expect) return check_fail(c, "slab on the wrong list", s);
-  if (s->objects != reinterpret_cast<const char*>(s) + c->objects_offset)
-    return check_fail(c, "slab objects pointer wrong", s);
+  const char* run = slab_run(c, s);
+  if (!c->off_slab && run != reinterpret_cast<const char*>(s)) return check_fail(c, "slab objects pointer wrong", s);
   vm::RunInfo ri;
-  if (!g_slab.page_heap->run_of(s, &ri) || ri.start != s || ri.pages != c->pages_per_slab ||
+  if (!g_slab.page_heap->run_of(run, &ri) || ri.start != run || ri.pages != c->pages_per_slab ||
       ri.owner != vm::RunOwner::Slab || ri.owner_ptr != s)
     return check_fail(c, "page heap does not name this slab as the owner of its run", s);
   for (size_t p = 0; p < ri.pages; ++p) {
@@ -817,7 +867,8 @@ bool slab_init(vm::PageHeap* page_heap) {
   g_slab.page_heap = page_heap;
   slab::g_hot.page_heap = page_heap;
   slab::g_hot.window_base = reinterpret_cast<uintptr_t>(page_heap->page_info_array());
-  if (!cache_init(&g_slab.meta, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, &g_slab, false))
+  if (!cache_init(&g_slab.slab_meta, "kmem_slab", sizeof(SlabPage), alignof(SlabPage), 0, nullptr, &g_slab, false) ||
+      !cache_init(&g_slab.meta, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, &g_slab, false))
     return false;
   kmalloc_init_caches();
   g_slab.ready = true;

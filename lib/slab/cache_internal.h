@@ -5,8 +5,14 @@
 //   slot      one object's place in a slab: `size` bytes, a multiple of the
 //             object alignment; objects[i] = slab->objects + i * size.
 //   slab      a page-heap run of `pages_per_slab` pages (RunOwner::Slab, every
-//             page's owner_ptr = the SlabPage): a SlabPage header at the start
-//             of the run, then objects_per_slab slots, then an unused tail.
+//             page's owner_ptr = the SlabPage): objects_per_slab slots from the
+//             start of the run, then an unused tail. The SlabPage header lives
+//             off-slab, as an object of the "kmem_slab" cache (g_slab.slab_meta),
+//             so the headers are dense: a free into a random slab then finds
+//             its header in cache. (Headers at page starts all map to the same
+//             few cache sets, and touching one per free missed L2 nearly every
+//             time.) Only kmem_slab's own slabs carry their header on-slab, at
+//             the start of the run (off_slab false, objects after it).
 //   cpu slab  (SLUB's "frozen" slab) the slab the cache allocates from. Its
 //             free objects live on cache->freelist, not slab->freelist, and its
 //             inuse counts every slot as used; it is on no list. kmalloc pops
@@ -116,6 +122,7 @@ struct KmemCache {
   uint16_t id;                    // page-heap tag of its slabs
   bool is_kmalloc;
   bool kfree_inline;              // not owned, free words at offset 0, shift <= kFastRotate
+  bool off_slab;                  // SlabPage from kmem_slab (all but kmem_slab itself)
   KmemCtor ctor;
   void* owner;
   // --- slabs ---
@@ -151,6 +158,7 @@ struct SlabGlobals {
   bool ready;
   CacheRegistry caches;
   KmemCache meta;                 // the cache of KmemCache objects ("kmem_cache")
+  KmemCache slab_meta;            // the cache of off-slab SlabPage headers ("kmem_slab")
   uint16_t next_id;
 };
 extern SlabGlobals g_slab;
@@ -174,6 +182,9 @@ inline uintptr_t fast_object_index(const KmemCache* c, const SlabPage* slab, con
   return rotr(off * c->fast_inv, kFastRotate);
 }
 
+// The first byte of the slab run (the header itself when on-slab).
+inline char* slab_run(const KmemCache* c, const SlabPage* slab) { return slab->objects - c->objects_offset; }
+
 inline void* object_at(const KmemCache* c, const SlabPage* slab, size_t index) {
   return slab->objects + index * c->size;
 }
@@ -196,13 +207,14 @@ inline SlabPage* slab_page_of(const void* p) {
 // --- cache.cpp ----------------------------------------------------------------
 
 // Pure layout choice, exposed for tests: pages per slab and objects for a slot
-// size and object alignment. False if no slab of <= kMaxPagesPerSlab pages holds one.
+// size and object alignment (off_slab: no header in the run). False if no slab
+// of <= kMaxPagesPerSlab pages holds one.
 struct SlabLayout {
   uint32_t pages;
   uint32_t objects;
   uint32_t objects_offset;
 };
-bool compute_layout(size_t slot_size, size_t object_align, SlabLayout* out);
+bool compute_layout(size_t slot_size, size_t object_align, SlabLayout* out, bool off_slab = true);
 // size = odd << *shift; *inv = odd^-1 mod 2^W.
 void compute_inverse(size_t size, uintptr_t* inv, uint32_t* shift);
 

@@ -549,6 +549,26 @@ def build_pretty_printers():
 import gdb.printing  # noqa: E402
 gdb.printing.register_pretty_printer(None, build_pretty_printers(), replace=True)
 
+
+class SlabOf(gdb.Function):
+    """$kheap_slab(ADDR): the SlabPage* describing the slab that ADDR lies in (slab headers are
+off-slab: the page heap's PageInfo of ADDR's page names them). Example: print *$kheap_slab($obj)"""
+
+    def __init__(self):
+        super().__init__("kheap_slab")
+
+    def invoke(self, addr):
+        a = u(addr) & ((1 << int(ptr_bits())) - 1)
+        ph = roots()["page_heap"].dereference()
+        wb = u(ph["window_base_"])
+        if a < u(ph["data_start_"]) or a >= u(ph["top_"]):
+            raise gdb.GdbError("kheap_slab: %s is not in the page heap" % fmt_addr(a))
+        p = ph["info_"][(a - wb) >> PAGE_SHIFT]
+        if enum_name(p["owner"]) != "Slab" or enum_name(p["kind"]) not in ("RunHead", "RunTail"):
+            raise gdb.GdbError("kheap_slab: %s is not in a slab" % fmt_addr(a))
+        return p["owner_ptr"].cast(gdb.lookup_type("kheap::slab::SlabPage").pointer())
+
+
 KheapPrefix()
 KheapHelp()
 KheapMeminfo()
@@ -559,3 +579,4 @@ KheapSlabinfo()
 KheapCache()
 KheapBlock()
 KheapHeaps()
+SlabOf()

@@ -9,7 +9,7 @@ finish
 set $obj = $
 kheap cache things
 kheap block $obj
-print *(kheap::slab::SlabPage*)((unsigned long)$obj & ~0xfff)
+print *$kheap_slab($obj)
 break kmem_cache_free
 continue
 finish
