@@ -9,6 +9,18 @@
 
 namespace kheap::kernel {
 
+namespace {
+// A global with a constructor that has side effects: it only holds its value
+// if kernel_entry ran the .init_array before anything else.
+struct ConstructedAtBoot {
+  uint32_t value;
+  ConstructedAtBoot() : value(0xC0FFEE) {}
+};
+ConstructedAtBoot g_constructed_at_boot;
+}  // namespace
+
+KTEST(core_global_constructors_ran) { KCHECK_EQ(g_constructed_at_boot.value, 0xC0FFEEu); }
+
 KTEST(core_format_numbers) {
   char buf[64];
   format(buf, sizeof buf, "%d|%5u|%-4x|%08X|%lld", -42, 7u, 0xabu, 0xBEEFu, -1234567890123ll);
