@@ -22,6 +22,9 @@ done
 mkdir -p build/logs
 log=build/logs/debug-qemu.log
 args=(--mem "$mem" --gdb "$port" --log "$log" --quiet --timeout "$timeout_s")
+# Interactive: the serial console is also on a TCP port, so you can type at the monitor from another terminal.
+serial_port=$((port + 1))
+[ -z "$batch" ] && args+=(--serial-port "$serial_port")
 [ -n "$cmds" ] && args+=(--cmds "$cmds")
 tools/qemu-run.sh "${args[@]}" 2>"$log.err" &
 qemu_pid=$!
@@ -39,7 +42,8 @@ if [ -n "$batch" ]; then
   gdb -batch "${gdb_args[@]}" -x "$batch"
   status=$?
 else
-  echo "kheap: QEMU is stopped at the first instruction; serial output goes to $log" >&2
+  echo "kheap: QEMU is stopped at the first instruction; the serial console is logged to $log" >&2
+  echo "kheap: to type at the kheap> prompt, in another terminal: nc 127.0.0.1 $serial_port" >&2
   echo "kheap: try 'continue', then Ctrl-C, then 'kheap meminfo'. 'kheap help' lists the commands." >&2
   gdb "${gdb_args[@]}" -ex "break kernel_entry" -ex "kheap help"
   status=$?

@@ -12,7 +12,7 @@ groups=("$@")
 want=()
 for g in "${groups[@]}"; do
   case "$g" in
-    kernel) want+=(qemu-system-x86 grub-pc-bin grub-common xorriso mtools gcc-multilib g++-multilib gdb) ;;
+    kernel) want+=(qemu-system-x86 grub-pc-bin grub-common xorriso mtools gcc-multilib g++-multilib gdb netcat-openbsd) ;;
     host)   want+=(g++ make libgtest-dev googletest libbenchmark-dev gdb) ;;
     bench)  want+=(libbenchmark-dev libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev valgrind) ;;
     # mingw-w64 cross g++ (the POSIX thread model, for GoogleTest), GoogleTest's sources, Wine to run the tests

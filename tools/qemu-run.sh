@@ -2,7 +2,7 @@
 # tools/qemu-run.sh — boot kheap's ISO in QEMU, the one way every test and `make run` do it.
 #
 #   tools/qemu-run.sh [--mem 128M] [--cmds "selftest; exit"] [--timeout SEC] [--log FILE]
-#                     [--interactive] [--gdb PORT] [--quiet]
+#                     [--interactive] [--gdb PORT] [--serial-port PORT] [--quiet]
 #
 # --cmds builds an ISO whose multiboot command line carries the commands (run at
 # boot). Non-interactive runs send the serial console to --log (and to the
@@ -14,7 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-mem=128M cmds="" timeout_s=120 log="" interactive=0 gdb_port="" quiet=0
+mem=128M cmds="" timeout_s=120 log="" interactive=0 gdb_port="" quiet=0 serial_port=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --mem) mem=$2; shift 2 ;;
@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
     --interactive) interactive=1; shift ;;
     --gdb) gdb_port=$2; shift 2 ;;
     --quiet) quiet=1; shift ;;
+    --serial-port) serial_port=$2; shift 2 ;;  # serial also on 127.0.0.1:PORT (type at the monitor with nc)
     *) echo "qemu-run: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +53,13 @@ fi
 [ -n "$log" ] || log=build/logs/qemu-$$.log
 mkdir -p "$(dirname "$log")"
 : > "$log"
-qemu+=(-display none -serial "file:$log" -monitor none)
+if [ -n "$serial_port" ]; then
+  qemu+=(-display none -monitor none
+         -chardev "socket,id=serial0,host=127.0.0.1,port=$serial_port,server=on,wait=off,logfile=$log"
+         -serial chardev:serial0)
+else
+  qemu+=(-display none -serial "file:$log" -monitor none)
+fi
 if [ "$quiet" = 1 ]; then
   timeout "$timeout_s" "${qemu[@]}" </dev/null
   status=$?

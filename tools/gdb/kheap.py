@@ -107,6 +107,8 @@ __doc_commands__ = [
     "kheap cache NAME      a cache's slabs, each slab's in-use count and free-list chain",
     "kheap block ADDR      what an address is: run, slab, cache, object index, allocated or free",
     "kheap heaps           the Win32-style heaps",
+    "$kheap_slab(ADDR)     (a function) the SlabPage* of the slab ADDR lies in: print *$kheap_slab(p)",
+    "print X               pretty-printed Frame, PageInfo, SlabPage, KmemCache and Heap values",
 ]
 
 
