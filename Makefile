@@ -113,6 +113,19 @@ $(HOSTB)/gdb_target: $(HOSTB)/obj/host_tests/gdb_target.o $(HOST_LIB_A)
 	@echo "  LD  [host]   $@"
 	@$(CXX_HOST) $(HOST_CXXFLAGS) -o $@ $< $(HOST_LIB_A) $(HOST_LDLIBS)
 
+# The slab benchmark once more, with lib/slab built without its always-on free
+# checks (-DKHEAP_NO_FREE_CHECKS): `make bench` runs both, so the checks' cost is a ratio.
+NOCHECK_SLAB_OBJS := $(patsubst %.cpp,$(HOSTB)/nochecks/%.o,$(wildcard lib/slab/*.cpp))
+$(HOSTB)/nochecks/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	@echo "  CXX [host, no free checks] $<"
+	@$(CXX_HOST) $(HOST_CXXFLAGS) -DKHEAP_NO_FREE_CHECKS -c $< -o $@
+$(HOSTB)/slab_nochecks_bench: $(HOSTB)/obj/bench/slab_bench.o $(NOCHECK_SLAB_OBJS) $(HOST_LIB_A)
+	@echo "  LD  [host]   $@"
+	@$(CXX_HOST) $(HOST_CXXFLAGS) -o $@ $< $(NOCHECK_SLAB_OBJS) $(HOST_LIB_A) -lbenchmark \
+	  $$(sed -n 's|^// bench-libs:||p' bench/slab_bench.cpp) $(HOST_LDLIBS)
+BENCH_BINS += $(HOSTB)/slab_nochecks_bench
+
 .PHONY: host-tests check-host benches
 host-tests: $(TEST_BINS)
 check-host: host-tests
@@ -156,6 +169,7 @@ bench:
 	@tools/install-deps.sh kernel host bench
 	@$(MAKE) --no-print-directory benches
 	@tools/run-benches.sh $(BENCH_BINS)
+	@python3 tools/bench-ratios.py build/bench
 	@for s in bench/*_callgrind.sh; do echo "=== $$s (instruction counts under callgrind)"; bash $$s; done
 
 # --- Misc -----------------------------------------------------------------
@@ -172,3 +186,4 @@ help:
 	@echo "make kernel | iso | host-tests | check-host | kernel-tests | clean"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+include mk/windows.mk

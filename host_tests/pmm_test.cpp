@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <new>
 #include <random>
 #include <set>
 #include <string>
@@ -34,8 +35,8 @@ constexpr uint32_t kUsable = 1, kReservedType = 2, kAcpi = 3;
 
 // Backs physical addresses [0, size) with a heap buffer (only the metadata is touched).
 struct FakePhys {
-  explicit FakePhys(uint64_t bytes) : size(bytes), buf(static_cast<uint8_t*>(std::aligned_alloc(4096, bytes))) {}
-  ~FakePhys() { std::free(buf); }
+  explicit FakePhys(uint64_t bytes) : size(bytes), buf(static_cast<uint8_t*>(::operator new(bytes, std::align_val_t{4096}))) {}
+  ~FakePhys() { ::operator delete(buf, std::align_val_t{4096}); }  // (no aligned_alloc on Windows)
   FakePhys(const FakePhys&) = delete;
   FakePhys& operator=(const FakePhys&) = delete;
   static void* to_virt(PhysAddr phys, void* ctx) {

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <new>
 #include <random>
 #include <vector>
 
@@ -33,10 +34,10 @@ class FakeMachine final : public platform::FrameSource, public platform::Mapper 
  public:
   FakeMachine(size_t window_pages, size_t frames) : window_pages_(window_pages), allocated_(frames + 1, false),
                                                     mapped_frame_(frames + 1, false), table_(window_pages, 0) {
-    window_ = static_cast<char*>(std::aligned_alloc(kPageSize, window_pages * kPageSize));
+    window_ = static_cast<char*>(::operator new(window_pages * kPageSize, std::align_val_t{kPageSize}));
     for (size_t f = frames; f >= 1; --f) free_.push_back(f * kPageSize);  // lowest first
   }
-  ~FakeMachine() { std::free(window_); }
+  ~FakeMachine() { ::operator delete(window_, std::align_val_t{kPageSize}); }  // (no aligned_alloc on Windows)
 
   VirtAddr base() const { return reinterpret_cast<VirtAddr>(window_); }
   VirtAddr limit() const { return base() + window_pages_ * kPageSize; }

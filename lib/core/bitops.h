@@ -8,8 +8,12 @@ namespace kheap {
 constexpr bool is_power_of_two(uintptr_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 // floor(log2(x)); x must be nonzero.
+// (clzll, not clzl: `long` is 32 bits on 64-bit Windows, where uintptr_t is not.)
 constexpr unsigned ilog2(uintptr_t x) {
-  return static_cast<unsigned>(sizeof(uintptr_t) * 8 - 1) - static_cast<unsigned>(__builtin_clzl(x));
+  if constexpr (sizeof(uintptr_t) > sizeof(unsigned))
+    return 63u - static_cast<unsigned>(__builtin_clzll(x));
+  else
+    return 31u - static_cast<unsigned>(__builtin_clz(static_cast<unsigned>(x)));
 }
 
 // ceil(log2(x)); ceil_log2(1) == 0.

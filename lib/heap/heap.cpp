@@ -47,7 +47,12 @@ void default_failure_handler(DWORD status, HANDLE heap, SIZE_T requested) {
 HeapFailureHandler g_failure_handler = default_failure_handler;
 
 uintptr_t default_thread_token() {
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(_WIN32)
+  // Windows x64 keeps the thread's TEB at %gs; NT_TIB.Self (%gs:0x30) is its address, unique per live thread.
+  uintptr_t tp;
+  asm("mov %%gs:0x30, %0" : "=r"(tp));
+  return tp;
+#elif defined(__x86_64__)
   // The x86-64 TLS ABI keeps the thread pointer itself at %fs:0: unique per live thread.
   uintptr_t tp;
   asm("mov %%fs:0, %0" : "=r"(tp));

@@ -10,6 +10,8 @@
 // every other window page is an anonymous PROT_NONE page, so touching it
 // faults (SIGSEGV). Frame 0 is never handed out, so 0 can mean "unmapped".
 // Not thread-safe, like everything below it.
+#if defined(__linux__)  // the Windows host is in lib/host/*windows*.cpp
+
 #include "host/host_machine.h"
 
 #include "debug/roots.h"
@@ -140,3 +142,5 @@ PhysAddr HostMachine::translate(VirtAddr virt) const {
 }
 
 }  // namespace kheap::host
+
+#endif  // __linux__

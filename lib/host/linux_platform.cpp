@@ -1,5 +1,7 @@
 // lib/host/linux_platform.cpp — the platform hooks of lib/ on a Linux host:
 // console output goes to stderr, a panic aborts (as other allocators do).
+#if defined(__linux__)  // the Windows host is in lib/host/*windows*.cpp
+
 #include <cstdlib>
 #include <unistd.h>
 
@@ -23,3 +25,5 @@ extern "C" [[noreturn]] void kheap_platform_panic(const char* message) {
   kheap_platform_write("\n", 1);
   std::abort();
 }
+
+#endif  // __linux__

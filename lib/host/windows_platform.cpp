@@ -1,0 +1,35 @@
+// lib/host/windows_platform.cpp — the platform hooks of lib/ on a Windows host
+// (the mingw-w64 build, run under Wine by `make test`): console output goes to
+// the process's standard error handle, a panic aborts — the same contract as
+// lib/host/linux_platform.cpp. abort() ends the process with exit code 3 (the
+// Microsoft C runtime's convention), which is what death tests look for.
+#if defined(_WIN32)
+
+#include <cstdlib>
+#include <windows.h>
+
+#include "platform/platform.h"
+
+extern "C" void kheap_platform_write(const char* text, size_t len) {
+  HANDLE err = ::GetStdHandle(STD_ERROR_HANDLE);
+  if (err == nullptr || err == INVALID_HANDLE_VALUE) return;
+  while (len > 0) {
+    DWORD chunk = len > 0x10000 ? 0x10000 : static_cast<DWORD>(len);
+    DWORD written = 0;
+    if (!::WriteFile(err, text, chunk, &written, nullptr) || written == 0) return;
+    text += written;
+    len -= written;
+  }
+}
+
+extern "C" [[noreturn]] void kheap_platform_panic(const char* message) {
+  static const char prefix[] = "kheap: panic: ";
+  kheap_platform_write(prefix, sizeof prefix - 1);
+  size_t n = 0;
+  while (message[n]) ++n;
+  kheap_platform_write(message, n);
+  kheap_platform_write("\n", 1);
+  std::abort();
+}
+
+#endif  // _WIN32
