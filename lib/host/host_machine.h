@@ -1,4 +1,4 @@
-// lib/host/host_machine.h — a simulated machine on a Linux host, so the same
+// lib/host/host_machine.h — a simulated machine on the host, so the same
 // lib/pmm and lib/vm code runs unchanged outside the kernel.
 //
 // "Physical memory" is a memfd of ram_bytes, managed by the very same
@@ -8,6 +8,12 @@
 // Mapping a frame into the break window is mmap(MAP_FIXED|MAP_SHARED) of the
 // memfd at the frame's offset; unmapping puts PROT_NONE back. So two virtual
 // pages can really alias one frame, and a stale mapping really faults.
+//
+// lib/host/host_machine.cpp is that Linux implementation; the same class is
+// implemented on Windows by lib/host/host_machine_windows.cpp (a pagefile-
+// backed section and a VirtualAlloc window; there memfd_ holds a registry slot
+// number, and aliasing is emulated by moving a frame's contents — see that
+// file's header for why and what it costs).
 #pragma once
 
 #include "core/types.h"
