@@ -183,7 +183,11 @@ help:
 	@echo "make run [CMDS='selftest; exit'] [MEM=128M]  boot the ISO in QEMU (serial console on this terminal)"
 	@echo "make test                                    host tests + kernel tests in QEMU + lib symbol check"
 	@echo "make bench                                   benchmarks, side by side with other allocators"
+	@echo "make debug [CMDS=...]                        QEMU stopped with a gdb stub + gdb with kheap's commands"
+	@echo "make debug-host [PROG=... ARGS=...]          gdb with kheap's commands on a host program"
+	@echo "make check-windows                           the suites cross-built with mingw-w64, run under Wine"
 	@echo "make kernel | iso | host-tests | check-host | kernel-tests | clean"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 include mk/windows.mk
+include mk/malloc.mk

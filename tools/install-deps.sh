@@ -2,12 +2,12 @@
 # Installs, from Debian's packages, whatever kheap needs that is missing.
 # Idempotent: silent and fast when everything is there; one line naming the
 # packages when it installs something. Usage: tools/install-deps.sh [group...]
-# Groups: kernel (default), host, bench, windows, malloc. "all" means every group.
+# Groups: kernel (default), host, bench, windows, malloc, fuzz. "all" means every group.
 set -euo pipefail
 
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(kernel host)
-[ "${groups[0]}" = all ] && groups=(kernel host bench windows malloc)
+[ "${groups[0]}" = all ] && groups=(kernel host bench windows malloc fuzz)
 
 want=()
 for g in "${groups[@]}"; do
@@ -17,9 +17,11 @@ for g in "${groups[@]}"; do
     bench)  want+=(libbenchmark-dev libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev valgrind) ;;
     # mingw-w64 cross g++ (the POSIX thread model, for GoogleTest), GoogleTest's sources, Wine to run the tests
     windows) want+=(make g++-mingw-w64-x86-64-posix googletest wine wine64) ;;
+    # clang with libFuzzer and the sanitizer runtimes (the fuzz harness: mk/fuzz.mk)
+    fuzz)   want+=(make clang libclang-rt-14-dev) ;;
     # the real programs run under LD_PRELOAD=build/host/libkheap.so (tools/test-parts/malloc.sh)
     malloc) want+=(sqlite3 python3 git gcc g++ time) ;;
-    *) echo "install-deps: unknown group '$g' (kernel, host, bench, windows, malloc, all)" >&2; exit 2 ;;
+    *) echo "install-deps: unknown group '$g' (kernel, host, bench, windows, malloc, fuzz, all)" >&2; exit 2 ;;
   esac
 done
 

@@ -1,0 +1,398 @@
+// lib/host/malloc_shim.cpp — kheap as the process's malloc: the C/POSIX
+// malloc family of build/host/libkheap.so (LD_PRELOAD=build/host/libkheap.so),
+// on kmalloc/kfree/krealloc/ksize/kmalloc_aligned (lib/slab) over a page heap
+// in a LazyWindow (lib/host/lazy_window.h).
+//
+// Compiled only into libkheap.so (mk/malloc.mk defines KHEAP_MALLOC_SHIM):
+// in the ordinary host build this file is empty, so no test binary gets its
+// malloc replaced by accident.
+//
+// Contracts (C17 7.22.3, POSIX, and glibc where they leave a choice):
+//   malloc(0)             a unique pointer (16 usable bytes)
+//   calloc(n, m)          n*m overflowing: NULL, errno ENOMEM; memory zeroed
+//   realloc(NULL, n)      malloc(n);  realloc(p, 0): frees p, returns NULL (glibc)
+//   realloc failing       NULL, errno ENOMEM, p untouched
+//   reallocarray(p, n, m) overflow: NULL, errno ENOMEM, p untouched
+//   posix_memalign        EINVAL unless alignment is a power of two multiple of
+//                         sizeof(void*); ENOMEM; errno never changed
+//   aligned_alloc         alignment not a power of two: NULL, errno EINVAL (C17: "shall fail")
+//   memalign              alignment rounded up to a power of two (glibc); > SIZE_MAX/2+1: EINVAL
+//   valloc / pvalloc      page aligned; pvalloc rounds the size up to pages
+//   malloc_usable_size    ksize: >= the size asked for; 0 for NULL
+//   every failure         errno = ENOMEM (EINVAL for a bad alignment)
+// A pointer kheap did not hand out (free, realloc, malloc_usable_size) is
+// reported by lib/slab (stderr: "kheap: invalid free" naming the address and
+// what is there) and refused; then the process aborts, like glibc's
+// "free(): invalid pointer" — unless KHEAP_ON_ERROR=continue, which refuses
+// the call and goes on (free does nothing, realloc returns NULL).
+//
+// Initialisation: lazily on the first call, under the lock, with no
+// allocation (mmap only; getenv, which works even before libc has set environ
+// up). A constructor then reads the environment again and registers the
+// pthread_atfork handlers (pthread_atfork may itself call malloc, so not from
+// inside malloc). KHEAP_STATS=1 prints one line at exit (a destructor) to stderr:
+//   kheap: stats: <prog>[<pid>]: A allocations, F frees, R reallocs, peak P pages (X KiB), ...
+// KHEAP_LIMIT_MB=N caps the pages mapped at once (for failure tests).
+//
+// Threads: ONE global lock around the allocator (a test-and-test-and-set
+// spinlock that yields after a while) — a stop-gap until the per-thread caches
+// of issue 8 land in lib/slab. While the process has a single thread (glibc's
+// __libc_single_threaded, the flag glibc's own malloc uses the same way) no
+// lock is taken at all. fork(): the prepare handler takes the lock, the parent
+// and child handlers release it, so the child never inherits a held lock.
+#if defined(__linux__) && defined(KHEAP_MALLOC_SHIM)
+
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/single_threaded.h>
+#include <unistd.h>
+
+#include "core/bitops.h"
+#include "core/format.h"
+#include "core/report.h"
+#include "core/spinlock.h"
+#include "host/lazy_window.h"
+#include "slab/slab.h"
+
+#define KHEAP_EXPORT extern "C" __attribute__((visibility("default")))
+
+extern "C" char* program_invocation_short_name;
+
+namespace {
+
+using namespace kheap;
+
+// Large calloc blocks (whole pages, page aligned) are zeroed by giving their
+// pages back to the kernel rather than by writing them: no RSS until touched.
+constexpr size_t kCallocDiscardMin = size_t{256} << 10;
+
+constinit host::LazyWindow g_window;
+
+class ShimLock {
+ public:
+  void lock() {
+    for (unsigned spins = 0; !lock_.try_lock();) {
+      while (lock_.is_locked()) {
+        if (++spins < 128) {
+          __builtin_ia32_pause();
+        } else {  // the holder is probably not running: let it
+          sched_yield();
+          spins = 0;
+        }
+      }
+    }
+  }
+  void unlock() { lock_.unlock(); }
+  void reset() { lock_.unlock(); }
+
+ private:
+  Spinlock lock_;
+};
+constinit ShimLock g_lock;
+
+struct Settings {
+  bool stats;
+  bool continue_on_error;
+  size_t limit_pages;
+  size_t window_gib;  // 0: the default
+};
+constinit Settings g_settings{};
+bool g_ready = false;
+bool g_init_failed = false;
+
+struct Counters {
+  uint64_t allocations;  // malloc, calloc, the aligned family, realloc(NULL, n)
+  uint64_t frees;        // free(p != NULL), realloc(p, 0)
+  uint64_t reallocs;     // realloc(p != NULL, n != 0)
+  uint64_t failures;     // NULL returned for want of memory
+  uint64_t bad_pointers; // refused: pointers kheap did not hand out
+};
+constinit Counters g_count{};
+
+void write_err(const char* text) { ::write(2, text, strlen(text)); }
+
+size_t parse_size(const char* s) {
+  size_t v = 0;
+  for (; s && *s >= '0' && *s <= '9'; ++s) v = v * 10 + static_cast<size_t>(*s - '0');
+  return v;
+}
+
+void read_settings() {
+  const char* s = getenv("KHEAP_STATS");
+  g_settings.stats = s && *s && *s != '0';
+  const char* e = getenv("KHEAP_ON_ERROR");
+  g_settings.continue_on_error = e && strcmp(e, "continue") == 0;
+  g_settings.limit_pages = parse_size(getenv("KHEAP_LIMIT_MB")) << (20 - kPageShift);
+  g_settings.window_gib = parse_size(getenv("KHEAP_WINDOW_GB"));
+}
+
+// Bring the stack up; called under the lock (or single-threaded).
+__attribute__((noinline, cold)) bool init_locked() {
+  if (g_ready) return true;
+  if (g_init_failed) return false;
+  int saved = errno;
+  read_settings();
+  host::LazyWindowConfig config;
+  config.frame_limit = g_settings.limit_pages;
+  if (g_settings.window_gib) config.window_bytes = g_settings.window_gib << 30;
+  if (!g_window.create(config) || !slab_init(&g_window.page_heap())) {
+    write_err("kheap: could not reserve its window; every allocation will fail\n");
+    g_init_failed = true;
+    errno = saved;
+    return false;
+  }
+  set_report_action(ReportAction::Refuse);  // the shim decides (see bad_pointer), after unlocking
+  g_ready = true;
+  errno = saved;
+  return true;
+}
+
+// Holds the lock for its scope, unless the process is single-threaded.
+class Locked {
+ public:
+  Locked() : taken_(!__libc_single_threaded) {
+    if (taken_) g_lock.lock();
+  }
+  ~Locked() {
+    if (taken_) g_lock.unlock();
+  }
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+  static bool ready() { return __builtin_expect(g_ready, 1) || init_locked(); }
+
+ private:
+  bool taken_;
+};
+
+// After a refused call (the lock released): abort, or count and go on.
+__attribute__((noinline, cold)) void bad_pointer(const char* op) {
+  if (g_settings.continue_on_error) return;
+  char msg[200];
+  format(msg, sizeof msg, "kheap: %s of a pointer kheap did not hand out: aborting (KHEAP_ON_ERROR=continue refuses and goes on)\n", op);
+  write_err(msg);
+  abort();
+}
+
+inline bool too_big(size_t n) { return n > g_window.window_bytes(); }
+
+void* fail_nomem() {
+  errno = ENOMEM;
+  return nullptr;
+}
+
+void* alloc_locked(size_t n) {
+  if (__builtin_expect(too_big(n), 0)) return nullptr;
+  return kmalloc(n);
+}
+
+void* aligned_locked(size_t align, size_t n) {
+  if (too_big(n)) return nullptr;
+  return kmalloc_aligned(n, align);
+}
+
+// An aligned allocation; align is a power of two.
+void* aligned_alloc_impl(size_t align, size_t n) {
+  void* p;
+  {
+    Locked g;
+    if (!g.ready()) return fail_nomem();
+    p = aligned_locked(align, n);
+    if (p) ++g_count.allocations; else ++g_count.failures;
+  }
+  return p ? p : fail_nomem();
+}
+
+void print_stats() {
+  Counters c;
+  host::LazyWindowStats w;
+  size_t pages_in_use;
+  {
+    Locked g;
+    if (!g_ready) return;
+    c = g_count;
+    w = g_window.stats();
+    pages_in_use = g_window.page_heap().stats().pages_in_use;
+  }
+  char line[512];
+  format(line, sizeof line,
+         "kheap: stats: %s[%d]: %llu allocations, %llu frees, %llu reallocs, peak %zu pages (%zu KiB), "
+         "%zu pages mapped at exit (%zu in runs), %llu failed, %llu bad pointers; %zu madvise calls for %zu pages\n",
+         program_invocation_short_name ? program_invocation_short_name : "?", static_cast<int>(getpid()),
+         static_cast<unsigned long long>(c.allocations), static_cast<unsigned long long>(c.frees),
+         static_cast<unsigned long long>(c.reallocs), w.peak_frames, w.peak_frames * (kPageSize >> 10),
+         w.frames_in_use, pages_in_use, static_cast<unsigned long long>(c.failures),
+         static_cast<unsigned long long>(c.bad_pointers), w.discard_calls, w.discarded_pages);
+  write_err(line);
+}
+
+void fork_prepare() { g_lock.lock(); }
+void fork_parent() { g_lock.unlock(); }
+void fork_child() { g_lock.reset(); }
+
+__attribute__((constructor)) void shim_constructor() {
+  {
+    Locked g;
+    if (g.ready()) read_settings();  // environ is certainly set up now
+  }
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+__attribute__((destructor)) void shim_destructor() {
+  if (g_settings.stats) print_stats();
+}
+
+}  // namespace
+
+/* --- The malloc family ---------------------------------------------------------- */
+
+KHEAP_EXPORT void* malloc(size_t n) noexcept {
+  void* p;
+  {
+    Locked g;
+    if (!g.ready()) return fail_nomem();
+    p = alloc_locked(n);
+    if (__builtin_expect(p != nullptr, 1)) ++g_count.allocations; else ++g_count.failures;
+  }
+  return __builtin_expect(p != nullptr, 1) ? p : fail_nomem();
+}
+
+KHEAP_EXPORT void free(void* p) noexcept {
+  if (!p) return;
+  uint32_t reports;
+  {
+    Locked g;
+    if (!g.ready()) return;
+    reports = report_count();
+    kfree(p);
+    if (__builtin_expect(report_count() == reports, 1)) {
+      ++g_count.frees;
+      return;
+    }
+    ++g_count.bad_pointers;
+  }
+  bad_pointer("free");
+}
+
+KHEAP_EXPORT void* calloc(size_t n, size_t m) noexcept {
+  size_t total;
+  if (__builtin_mul_overflow(n, m, &total)) return fail_nomem();
+  void* p;
+  {
+    Locked g;
+    if (!g.ready()) return fail_nomem();
+    p = alloc_locked(total);
+    if (p) ++g_count.allocations; else ++g_count.failures;
+  }
+  if (!p) return fail_nomem();
+  // Large blocks are whole pages at a page-aligned start, in a private
+  // anonymous mapping: MADV_DONTNEED makes them read as zeros.
+  if (total >= kCallocDiscardMin && is_aligned(reinterpret_cast<uintptr_t>(p), kPageSize) &&
+      ::madvise(p, align_up(total, kPageSize), MADV_DONTNEED) == 0)
+    return p;
+  memset(p, 0, total);
+  return p;
+}
+
+KHEAP_EXPORT void* realloc(void* p, size_t n) noexcept {
+  if (!p) return malloc(n);
+  if (n == 0) {  // glibc: frees, returns NULL
+    free(p);
+    return nullptr;
+  }
+  void* q;
+  bool bad = false;
+  {
+    Locked g;
+    if (!g.ready()) return fail_nomem();
+    if (too_big(n)) {
+      ++g_count.failures;
+      return fail_nomem();
+    }
+    uint32_t reports = report_count();
+    q = krealloc(p, n);
+    if (q) {
+      ++g_count.reallocs;
+    } else if (report_count() != reports) {
+      ++g_count.bad_pointers;
+      bad = true;
+    } else {
+      ++g_count.failures;
+    }
+  }
+  if (bad) bad_pointer("realloc");
+  return q ? q : fail_nomem();
+}
+
+KHEAP_EXPORT void* reallocarray(void* p, size_t n, size_t m) noexcept {
+  size_t total;
+  if (__builtin_mul_overflow(n, m, &total)) return fail_nomem();
+  return realloc(p, total);
+}
+
+KHEAP_EXPORT int posix_memalign(void** out, size_t align, size_t n) noexcept {
+  if (align < sizeof(void*) || !is_power_of_two(align)) return EINVAL;
+  int saved = errno;
+  void* p = aligned_alloc_impl(align, n);
+  errno = saved;
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+KHEAP_EXPORT void* aligned_alloc(size_t align, size_t n) noexcept {
+  if (align == 0 || !is_power_of_two(align)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return aligned_alloc_impl(align, n);
+}
+
+KHEAP_EXPORT void* memalign(size_t align, size_t n) noexcept {
+  if (align <= kKmallocMinAlign) return malloc(n);
+  if (align > (~size_t{0} >> 1) + 1) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (!is_power_of_two(align)) align = size_t{1} << (64 - __builtin_clzll(align));  // glibc rounds up
+  return aligned_alloc_impl(align, n);
+}
+
+KHEAP_EXPORT void* valloc(size_t n) noexcept { return aligned_alloc_impl(kPageSize, n); }
+
+KHEAP_EXPORT void* pvalloc(size_t n) noexcept {
+  size_t rounded;
+  if (n > ~size_t{0} - (kPageSize - 1)) return fail_nomem();
+  rounded = align_up(n ? n : 1, kPageSize);
+  return aligned_alloc_impl(kPageSize, rounded);
+}
+
+KHEAP_EXPORT size_t malloc_usable_size(void* p) noexcept {
+  if (!p) return 0;
+  size_t n;
+  {
+    Locked g;
+    if (!g.ready()) return 0;
+    uint32_t reports = report_count();
+    n = ksize(p);
+    if (report_count() == reports) return n;
+    ++g_count.bad_pointers;
+  }
+  bad_pointer("malloc_usable_size");
+  return 0;
+}
+
+// glibc extension: give free memory back. kheap: empty slabs and the queue of pages.
+KHEAP_EXPORT int malloc_trim(size_t) noexcept {
+  Locked g;
+  if (!g_ready) return 0;
+  size_t pages = slab_shrink_all();
+  g_window.flush();
+  return pages != 0;
+}
+
+#endif  // __linux__ && KHEAP_MALLOC_SHIM

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tools/bench-malloc.sh — the workload program (bench/workloads/workload.cpp)
+# under each allocator in turn via LD_PRELOAD: glibc (none), Debian's mimalloc,
+# jemalloc and tcmalloc_minimal, and kheap (build/host/libkheap.so). Runs are
+# interleaved (for each round, for each workload: A B C D E) so that drifting
+# machine load hits every allocator alike; the median over the rounds is
+# reported, as time per operation and peak RSS (getrusage ru_maxrss of the
+# run), in one table with ratios to mimalloc and glibc. Every run's checksum
+# must equal glibc's (the workloads are deterministic).
+#   KHEAP_BENCH_ROUNDS (default 5), KHEAP_BENCH_SCALE (default 4: the full sizes),
+#   KHEAP_BENCH_WORKLOADS (default: all six). Raw lines: build/bench/malloc-workloads.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh bench malloc
+make --no-print-directory build/host/libkheap.so build/host/malloc_workload >/dev/null || exit 1
+
+rounds=${KHEAP_BENCH_ROUNDS:-5}
+scale=${KHEAP_BENCH_SCALE:-4}
+read -r -a workloads <<<"${KHEAP_BENCH_WORKLOADS:-lifo churn million realloc threads2 prodcons}"
+# The exact paths, from the packages that ship them.
+lib_of() { dpkg -L "$1" 2>/dev/null | grep -E "/$2\$" | head -n1; }
+declare -A so=(
+  [glibc]=""
+  [mimalloc]=$(lib_of libmimalloc2.0 libmimalloc.so.2)
+  [jemalloc]=$(lib_of libjemalloc2 libjemalloc.so.2)
+  [tcmalloc]=$(lib_of libtcmalloc-minimal4 libtcmalloc_minimal.so.4)
+  [kheap]=$PWD/build/host/libkheap.so
+)
+allocs=()
+for a in glibc mimalloc jemalloc tcmalloc kheap; do
+  if [ $a != glibc ] && [ ! -f "${so[$a]}" ]; then echo "bench-malloc: no $a library found; skipped"; continue; fi
+  allocs+=("$a")
+done
+
+mkdir -p build/bench
+raw=build/bench/malloc-workloads.txt
+: >"$raw"
+echo "malloc workloads: ${#allocs[@]} allocators x ${#workloads[@]} workloads x $rounds rounds (scale $scale);" \
+  "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for ((r = 1; r <= rounds; r++)); do
+  for w in "${workloads[@]}"; do
+    for a in "${allocs[@]}"; do
+      line=$(LD_PRELOAD=${so[$a]} build/host/malloc_workload "$w" "$scale") || { echo "bench-malloc: $a $w failed"; continue; }
+      echo "$a $line" >>"$raw"
+    done
+  done
+  echo "  round $r/$rounds done"
+done
+
+python3 - "$raw" "${allocs[*]}" "${workloads[*]}" <<'PY'
+import re, statistics, sys
+raw, allocs, workloads = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+runs = {}
+for line in open(raw):
+    m = re.match(r"(\S+) (\S+) ops=(\d+) ns_per_op=([\d.]+) maxrss_kb=(\d+) checksum=(\d+)", line)
+    if m:
+        runs.setdefault((m[1], m[2]), []).append((float(m[4]), int(m[5]), m[6]))
+bad = 0
+med = {}
+for (a, w), rs in runs.items():
+    med[(a, w)] = (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs))
+    ref = {r[2] for r in runs.get(("glibc", w), [])}
+    if ref and any(r[2] not in ref for r in rs):
+        print(f"CHECKSUM MISMATCH: {a} {w}"); bad = 1
+def cell(a, w):
+    return med.get((a, w))
+print()
+print("time per operation (median ns), ratio to mimalloc / glibc; peak RSS (median MiB), ratio to mimalloc")
+hdr = f"{'workload':<10}" + "".join(f"{a:>22}" for a in allocs)
+print(hdr)
+for w in workloads:
+    row = f"{w:<10}"
+    for a in allocs:
+        c, mi, gl = cell(a, w), cell("mimalloc", w), cell("glibc", w)
+        if not c: row += f"{'-':>22}"; continue
+        rm = f"{c[0] / mi[0]:.2f}" if mi else "-"
+        rg = f"{c[0] / gl[0]:.2f}" if gl else "-"
+        row += f"{c[0]:>9.1f} ns {rm:>4}/{rg:<5}"
+    print(row)
+    row = f"{'  RSS':<10}"
+    for a in allocs:
+        c, mi = cell(a, w), cell("mimalloc", w)
+        if not c: row += f"{'-':>22}"; continue
+        rm = f"{c[1] / mi[1]:.2f}" if mi else "-"
+        row += f"{c[1] / 1024:>9.1f} MiB {rm:>4}     "
+    print(row)
+sys.exit(bad)
+PY
