@@ -191,3 +191,5 @@ help:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 include mk/windows.mk
 include mk/malloc.mk
+include mk/fuzz.mk
+include mk/sanitize.mk
