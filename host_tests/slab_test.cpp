@@ -225,9 +225,13 @@ TEST_F(SlabTest, ConstructorRunsWhenASlabIsPopulatedAndStateSurvivesFree) {
   EXPECT_EQ(static_cast<size_t>(g_ctor_calls), st.objects_per_slab);  // the whole slab, once
   for (int i = 0; i < 48; ++i) ASSERT_EQ(static_cast<unsigned char*>(p)[i], 0x5C);
   kmem_cache_free(c, p);
-  void* q = kmem_cache_alloc(c);
-  EXPECT_EQ(q, p);  // LIFO
+  // p comes back once the current group's other free objects are used up.
+  std::vector<void*> others;
+  void* q = nullptr;
+  for (size_t i = 0; i <= kWordBits && (q = kmem_cache_alloc(c)) != p; ++i) others.push_back(q);
+  EXPECT_EQ(q, p);
   for (int i = 0; i < 48; ++i) ASSERT_EQ(static_cast<unsigned char*>(q)[i], 0x5C) << "constructed state lost";
+  for (void* o : others) kmem_cache_free(c, o);
   for (int i = 0; i < 100; ++i) kmem_cache_free(c, kmem_cache_alloc(c));
   EXPECT_EQ(static_cast<size_t>(g_ctor_calls), st.objects_per_slab);  // not per allocation
   kmem_cache_free(c, q);
@@ -423,11 +427,16 @@ TEST_F(BadFreeCase, FreeThroughADestroyedCacheHandle) {
   expect_intact(find_cache("gone") ? BugClass::WrongHeap : BugClass::InvalidHandle, n);
 }
 
-TEST_F(SlabTest, LiveObjectHoldingItsOwnFreeMarkerIsNotADoubleFree) {
-  KmemCache* c = kmem_cache_create("marker", 32, 8, 0, nullptr);
+TEST_F(SlabTest, LiveObjectContentsNeverLookFree) {
+  KmemCache* c = kmem_cache_create("contents", 32, 8, 0, nullptr);
   void* a = kmem_cache_alloc(c);
   void* b = kmem_cache_alloc(c);
-  static_cast<uintptr_t*>(b)[1] = free_marker(b);  // the one value that looks free
+  // Whatever a live object holds, free-ness is decided by the slab's free bits.
+  for (uintptr_t v : {uintptr_t{0}, ~uintptr_t{0}, reinterpret_cast<uintptr_t>(b), reinterpret_cast<uintptr_t>(a)}) {
+    static_cast<uintptr_t*>(b)[0] = v;
+    static_cast<uintptr_t*>(b)[1] = v;
+    EXPECT_EQ(cache_of(b), c);
+  }
   kmem_cache_free(c, b);
   EXPECT_EQ(report_count(), 0u);
   kmem_cache_free(c, b);
@@ -437,15 +446,42 @@ TEST_F(SlabTest, LiveObjectHoldingItsOwnFreeMarkerIsNotADoubleFree) {
   EXPECT_TRUE(kmem_cache_destroy(c));
 }
 
-TEST_F(SlabTest, WriteAfterFreeIsFoundByTheCheck) {
+TEST_F(SlabTest, WriteAfterFreeCannotCorruptTheAllocator) {
   KmemCache* c = kmem_cache_create("uaf", 32, 8, 0, nullptr);
   void* a = kmem_cache_alloc(c);
   void* b = kmem_cache_alloc(c);
   kmem_cache_free(c, a);
-  std::memset(a, 0, 16);  // clobbers the free link and marker
+  std::memset(a, 0xA5, 32);  // the allocator keeps nothing inside free objects
+  EXPECT_TRUE(kmem_cache_check(c));
+  std::set<void*> seen{b};
+  std::vector<void*> more;
+  for (int i = 0; i < 200; ++i) {
+    void* p = kmem_cache_alloc(c);
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(seen.insert(p).second);
+    more.push_back(p);
+  }
+  EXPECT_EQ(report_count(), 0u);
+  for (void* p : more) kmem_cache_free(c, p);
+  kmem_cache_free(c, b);
+  EXPECT_TRUE(kmem_cache_destroy(c));
+}
+
+TEST_F(SlabTest, CorruptFreeBitsAreFoundByTheCheck) {
+  KmemCache* c = kmem_cache_create("bits", 32, 8, 0, nullptr);
+  std::vector<void*> objs;
+  for (size_t i = 0; i < 3 * kWordBits * kBitmapWords; ++i) objs.push_back(kmem_cache_alloc(c));  // > 1 slab
+  SlabPage* s = slab_page_of(objs[0]);  // a full slab now, on no list
+  ASSERT_NE(s, c->cpu_slab);
+  kmem_cache_free(c, objs[1]);          // partial
+  EXPECT_TRUE(kmem_cache_check(c));
+  uint32_t n = report_count();
+  s->free_bits[0] |= uintptr_t{1} << 2;  // object 2 marked free behind the counters' back
   EXPECT_FALSE(kmem_cache_check(c));
   EXPECT_EQ(last_report().bug_class, BugClass::FreeListCorruption);
-  kmem_cache_free(c, b);
+  EXPECT_EQ(report_count(), n + 1);
+  s->free_bits[0] &= ~(uintptr_t{1} << 2);
+  EXPECT_TRUE(kmem_cache_check(c));
   (void)kmem_cache_destroy_all(c);
 }
 
@@ -514,10 +550,11 @@ TEST_F(SlabTest, DescribeAddress) {
   EXPECT_EQ(i.object_index, 1u);
   EXPECT_FALSE(i.allocated);
   // Headers are off-slab: the run starts with object 0 and ends in an unused
-  // tail (42 slots of 96 bytes in a page leave 64 bytes).
+  // tail (85 slots of 96 bytes in two pages leave 32 bytes).
   EXPECT_EQ(i.run_start, a);
+  EXPECT_EQ(i.run_pages, 2u);
   EXPECT_EQ(describe_address(i.run_start).kind, BlockInfo::SlabObject);
-  EXPECT_EQ(describe_address(static_cast<char*>(i.run_start) + kPageSize - 8).kind, BlockInfo::SlabHeader);
+  EXPECT_EQ(describe_address(static_cast<char*>(i.run_start) + 2 * kPageSize - 8).kind, BlockInfo::SlabHeader);
   int local;
   EXPECT_EQ(describe_address(&local).kind, BlockInfo::NotInHeap);
   EXPECT_EQ(describe_address(m.page_heap().page_info_array()).kind, BlockInfo::PageHeapMetadata);

@@ -6,17 +6,19 @@
 //
 // Slab size (compute_layout): the smallest run of 1..8 pages whose waste —
 // header, alignment padding and the unused tail — is at most 12.5% of the run
-// and that holds at least 8 objects; failing that, the smallest run of 1..16
+// and that holds at least kWordBits objects (a whole group: kmalloc then
+// switches groups or slabs at most once per kWordBits allocations in a churn,
+// and there are few headers); failing that, at least 8 objects; failing that, the smallest run of 1..16
 // pages with waste <= 12.5% (8192-byte objects need 9 pages for that: 4
 // objects, 11.1%); failing that (huge custom objects), the least wasteful run
 // of up to 64 pages. Every kmalloc class meets the 12.5% bound.
 //
 // Invariants (kmem_cache_check): each slab is the cpu slab, or full (on no
 // list), or on the list matching its inuse (partial: 0 < inuse < n, empty: 0), the
-// counters match the lists, every free object carries its marker and is on
-// exactly one freelist of its own slab, the cpu slab's free objects are on
-// cache->freelist, at most kKeepEmptySlabs empty slabs are kept, and the page
-// heap names the SlabPage as owner of every page of its run.
+// counters match the lists, a slab's free bits number n - inuse and no bit is
+// set past object n - 1, the cpu slab's current-group word is 0 (its bits are
+// in cache->cur_bits | cur_freed, disjoint), at most kKeepEmptySlabs empty slabs are kept, and the
+// page heap names the SlabPage as owner of every page of its run.
 #include <new>
 
 #include "core/assert.h"
@@ -76,10 +78,12 @@ bool compute_layout(size_t slot, size_t object_align, SlabLayout* out, bool off_
   }
   if (slot == 0 || !is_power_of_two(object_align) || object_align > kPageSize) return false;
   if (slot > kMaxPagesPerSlab * kPageSize) return false;
-  for (size_t n = 1; n <= 8; ++n) {
-    Candidate c = try_pages(n, slot, object_align, header);
-    if (waste_ok(c) && c.layout.objects >= 8) return *out = c.layout, true;
-  }
+  const size_t wants[] = {kWordBits, 8};
+  for (size_t want : wants)
+    for (size_t n = 1; n <= 8; ++n) {
+      Candidate c = try_pages(n, slot, object_align, header);
+      if (waste_ok(c) && c.layout.objects >= want) return *out = c.layout, true;
+    }
   for (size_t n = 1; n <= 16; ++n) {
     Candidate c = try_pages(n, slot, object_align, header);
     if (waste_ok(c)) return *out = c.layout, true;
@@ -105,6 +109,19 @@ bool compute_layout(size_t slot, size_t object_align, SlabLayout* out, bool off_
 //    (mod 2^(W-R)) with y * d0 < 2^18 < 2^(W-R), i.e. m = y * d0 exactly for
 //    0 <= m < 2^18, and no negative m (its residue is >= 2^19 - 2^18).
 // So y < n exactly when off = y * size. (W - R >= 19 needs W = 32 at least.)
+//
+// kfree's group test (fast_group_bit): off = p - base, base = the first object
+// of the current group (an object of the run), so |off| < 2^18; with a
+// kfree_inline cache (tail < size, d0 * W + 2^18 <= 2^(W-R)):
+//  - off has a set bit below k: y >= 2^(W-R) >= W, as above.
+//  - off = m << k, |m| < 2^18: y < W means m == y * d0 (mod 2^(W-R)), and
+//    |m - y * d0| < 2^18 + W * d0 <= 2^(W-R), so m = y * d0: p is object y of
+//    the group, an object of the slab (p >= objects, inside the run, and the
+//    tail holds no whole slot).
+// A closed slab has base = objects + 2^19 (kClosedBias): off in [-2^19, -2^18),
+// so m in [-2^16, -2^15) (k >= 3: slots are multiples of 8) and
+// m + 2^(W-R) >= 2^19 - 2^16 > W * d0: no y < W. Caches that are not
+// kfree_inline have fast_inv = 1: y = rotr(off, R) >= (2^W - 2^19) >> R >= W.
 void compute_inverse(size_t size, uintptr_t* inv, uint32_t* shift) {
   KHEAP_ASSERT(size != 0);
   // ctzll only where size_t is 64-bit (on i386 it would need libgcc's __ctzdi2;
@@ -155,17 +172,10 @@ bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint3
   if ((flags & SLAB_HWCACHE_ALIGN) && align < 64) align = 64;
   if (align < kMinAlign) align = kMinAlign;
 
-  // The two free-link words sit at the start of a free slot, or after the
-  // object when a constructor's state must survive while the object is free.
-  constexpr size_t kLinkBytes = 2 * sizeof(uintptr_t);
-  size_t free_offset = 0, slot = size < kLinkBytes ? kLinkBytes : size;
-  if (ctor) {
-    if (!checked_align_up(size, sizeof(uintptr_t), &free_offset) || !checked_add(free_offset, kLinkBytes, &slot)) {
-      report_bug(BugClass::SizeOverflow, "kmem_cache_create(%s): object size %zu overflows\n", shown, size);
-      return false;
-    }
-  }
-  if (!checked_align_up(slot, align, &slot)) {
+  // Free objects hold nothing of the allocator's (the free bits are in the
+  // slab header), so a constructor's state survives while an object is free.
+  size_t slot;
+  if (!checked_align_up(size, align, &slot)) {
     report_bug(BugClass::SizeOverflow, "kmem_cache_create(%s): object size %zu overflows\n", shown, size);
     return false;
   }
@@ -182,9 +192,8 @@ bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint3
   new (c) KmemCache();
   compute_inverse(slot, &c->inv, &c->shift);
   c->size = slot;
-  c->object_size = ctor ? free_offset : slot;
+  c->object_size = slot;
   c->align = object_align;
-  c->free_offset = free_offset;
   c->objects_offset = layout.objects_offset;
   c->objects_per_slab = layout.objects;
   c->pages_per_slab = layout.pages;
@@ -194,10 +203,14 @@ bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint3
   c->is_kmalloc = is_kmalloc;
   c->off_slab = off_slab;
   c->id = g_slab.next_id++;
-  // Objects of owned caches, and slots whose free link is not at offset 0,
-  // are never freed by kfree's inline path: the checked path handles them.
-  c->kfree_inline = !owner && !free_offset && c->shift <= kFastRotate;
-  c->fast_inv = c->kfree_inline ? c->inv << (kFastRotate - c->shift) : 0;
+  // Objects of owned caches are never freed by kfree's inline path: the
+  // checked path handles (refuses) them. The other conditions are those of
+  // the proof in compute_inverse (the tail holds no whole slot, the odd part
+  // of the size is small enough for 32-bit words).
+  size_t tail = layout.pages * kPageSize - layout.objects_offset - size_t{layout.objects} * slot;
+  constexpr uintptr_t kMaxOdd = ((uintptr_t{1} << (kWordBits - kFastRotate)) - (uintptr_t{1} << 18)) / kWordBits;
+  c->kfree_inline = !owner && c->shift <= kFastRotate && tail < slot && (slot >> c->shift) <= kMaxOdd;
+  c->fast_inv = c->kfree_inline ? c->inv << (kFastRotate - c->shift) : 1;
   copy_name(c->name, name);
   c->magic = kCacheMagic;
   g_slab.caches.push_back(c);
@@ -234,19 +247,12 @@ SlabPage* slab_create(KmemCache* c) {
   auto* s = new (header) SlabPage{};
   s->cache = c;
   s->objects = static_cast<char*>(run) + c->objects_offset;
+  s->fast_base = closed_base(s);
   s->magic = kSlabMagic;
-  // Constructors run here, once per object; the free list is built in
-  // address order so the first allocations come from the start of the run.
-  void* head = nullptr;
-  for (size_t i = c->objects_per_slab; i-- > 0;) {
-    void* obj = object_at(c, s, i);
-    if (c->ctor) c->ctor(obj);
-    uintptr_t* w = free_words(c, obj);
-    w[0] = reinterpret_cast<uintptr_t>(head);
-    w[1] = free_marker(obj);
-    head = obj;
-  }
-  s->freelist = head;
+  // Constructors run here, once per object. Every object starts free.
+  if (c->ctor)
+    for (size_t i = 0; i < c->objects_per_slab; ++i) c->ctor(object_at(c, s, i));
+  for (size_t i = 0; i < c->objects_per_slab; ++i) s->free_bits[i / kWordBits] |= uintptr_t{1} << (i % kWordBits);
   s->inuse = 0;
   return s;
 }
@@ -263,7 +269,7 @@ size_t slab_destroy(SlabPage* s) {
 
 void list_add(KmemCache* c, SlabPage* s, SlabState st) {
   s->state = st;
-  s->fast_limit = 0;
+  s->fast_base = closed_base(s);
   switch (st) {
     case SlabState::Partial:
       // FIFO: by the time a partial slab is taken for allocation it has
@@ -326,30 +332,60 @@ size_t trim_empty(KmemCache* c, size_t keep) {
   return pages;
 }
 
-void freeze(KmemCache* c, SlabPage* s) {
-  c->freelist = s->freelist;
-  c->cpu_slab = s;
-  s->fast_limit = c->kfree_inline ? c->objects_per_slab : 0;
-  s->freelist = nullptr;
-  s->inuse = c->objects_per_slab;
-  s->state = SlabState::Cpu;
-}
+size_t words_of(const KmemCache* c) { return (c->objects_per_slab + kWordBits - 1) / kWordBits; }
 
-size_t count_list(const KmemCache* c, const void* head) {
+size_t count_free_bits(const KmemCache* c, const SlabPage* s) {
   size_t n = 0;
-  for (const void* o = head; o && n <= c->objects_per_slab; o = reinterpret_cast<void*>(free_words(c, o)[0])) ++n;
+  for (size_t w = 0; w < words_of(c); ++w) n += popcount_word(s->free_bits[w]);
   return n;
 }
 
-// Give the cpu slab back to the lists (its free objects onto its own freelist).
+// Make the first non-zero word of the cpu slab `s` the current group (its
+// bits move to c->cur_bits). False if the slab has no free object.
+bool take_group(KmemCache* c, SlabPage* s) {
+  for (size_t w = 0, n = words_of(c); w < n; ++w) {
+    uintptr_t bits = s->free_bits[w];
+    if (!bits) continue;
+    s->free_bits[w] = 0;
+    s->cur_word = static_cast<uint8_t>(w);
+    c->cur_bits = bits;
+    c->cur_freed = 0;
+    c->cur_base = s->objects + w * kWordBits * c->size;
+    s->fast_base = c->kfree_inline ? reinterpret_cast<uintptr_t>(c->cur_base) : closed_base(s);
+    return true;
+  }
+  return false;
+}
+
+// Hand the current group's bits back to the cpu slab's own word.
+void put_group(KmemCache* c, SlabPage* s) {
+  s->free_bits[s->cur_word] |= c->cur_bits | c->cur_freed;
+  c->cur_bits = c->cur_freed = 0;
+  c->cur_base = nullptr;
+  s->fast_base = closed_base(s);
+}
+
+void freeze(KmemCache* c, SlabPage* s) {
+  c->cpu_slab = s;
+  s->inuse = c->objects_per_slab;
+  s->state = SlabState::Cpu;
+  bool ok = take_group(c, s);
+  KHEAP_ASSERT(ok);
+}
+
+// Free objects of the cpu slab (current group included).
+size_t cpu_free_count(const KmemCache* c) {
+  return c->cpu_slab ? count_free_bits(c, c->cpu_slab) + popcount_word(c->cur_bits | c->cur_freed) : 0;
+}
+
+// Give the cpu slab back to the lists.
 void deactivate(KmemCache* c) {
   SlabPage* s = c->cpu_slab;
   if (!s) return;
-  size_t free = count_list(c, c->freelist);
+  put_group(c, s);
+  size_t free = count_free_bits(c, s);
   KHEAP_ASSERT(free <= c->objects_per_slab);
-  s->freelist = c->freelist;
   s->inuse = static_cast<uint32_t>(c->objects_per_slab - free);
-  c->freelist = nullptr;
   c->cpu_slab = nullptr;
   list_add(c, s, state_for(c, s->inuse));
 }
@@ -366,18 +402,24 @@ void slab_meta_free(SlabPage* s) {
   KmemCache* m = &g_slab.slab_meta;
   SlabPage* ms = slab_page_of(s);
   KHEAP_ASSERT(ms && ms->cache == m);
-  slab_free_object(m, ms, s);
+  uintptr_t i = object_index(m, ms, s);
+  KHEAP_ASSERT(i < m->objects_per_slab && !index_is_free(m, ms, i));
+  slab_free_object(m, ms, i);
 }
 
 }  // namespace
 
 void* cache_alloc_slow(KmemCache* c) {
   if (c->magic != kCacheMagic || !(g_slab.ready || c == &g_slab.slab_meta)) return nullptr;
-  if (!c->freelist) {
+  if (!c->cur_bits && c->cur_freed) {  // the frees since the last refill
+    c->cur_bits = c->cur_freed;
+    c->cur_freed = 0;
+  }
+  if (!c->cur_bits && !(c->cpu_slab && take_group(c, c->cpu_slab))) {
     // The cpu slab (if any) has no free object left: it is full.
     if (SlabPage* old = c->cpu_slab) {
       old->state = SlabState::Full;  // on no list
-      old->fast_limit = 0;
+      old->fast_base = closed_base(old);
       ++c->full_count;
       c->cpu_slab = nullptr;
     }
@@ -391,54 +433,19 @@ void* cache_alloc_slow(KmemCache* c) {
     }
     freeze(c, s);
   }
-  void* obj = c->freelist;
-  uintptr_t* w = free_words(c, obj);
-  c->freelist = reinterpret_cast<void*>(w[0]);
-  w[1] = 0;
-  return obj;
+  uintptr_t bits = c->cur_bits;
+  c->cur_bits = bits & (bits - 1);
+  return c->cur_base + ctz_word(bits) * c->size;
 }
 
 /* --- Free ------------------------------------------------------------------- */
 
 namespace {
 
-// Walk one freelist of `s` (bounded, every link checked). Calls fn(index) per
-// object. Returns false (after reporting) if the list is corrupt.
-template <typename Fn>
-bool walk_freelist(const KmemCache* c, const SlabPage* s, const void* head, Fn fn) {
-  size_t steps = 0;
-  for (const void* o = head; o;) {
-    uintptr_t i = object_index(c, s, o);
-    const uintptr_t* w = free_words(c, o);
-    if (i >= c->objects_per_slab || steps++ >= c->objects_per_slab) {
-      report_bug(BugClass::FreeListCorruption,
-                 "cache %s: slab %p free list holds %p, which is not a slot of the slab (or the list loops)\n",
-                 c->name, static_cast<const void*>(s), o);
-      return false;
-    }
-    if (w[1] != free_marker(o)) {
-      report_bug(BugClass::FreeListCorruption,
-                 "cache %s: free object %zu at %p was written after free (free marker %#zx, expected %#zx)\n",
-                 c->name, static_cast<size_t>(i), o, static_cast<size_t>(w[1]), static_cast<size_t>(free_marker(o)));
-      return false;
-    }
-    if (!fn(static_cast<size_t>(i))) return true;
-    o = reinterpret_cast<const void*>(w[0]);
-  }
-  return true;
-}
-
-enum class FreeState { Allocated, Free, Corrupt };
+enum class FreeState { Allocated, Free };
 
 FreeState free_state(const KmemCache* c, const SlabPage* s, const void* p) {
-  if (free_words(c, p)[1] != free_marker(p)) return FreeState::Allocated;
-  // The marker is there: look for p on the free lists to be sure.
-  size_t want = object_index(c, s, p);
-  bool found = false;
-  auto match = [&](size_t i) { return !(found = (i == want)); };
-  if (!walk_freelist(c, s, s->freelist, match)) return FreeState::Corrupt;
-  if (!found && s == c->cpu_slab && !walk_freelist(c, s, c->freelist, match)) return FreeState::Corrupt;
-  return found ? FreeState::Free : FreeState::Allocated;
+  return index_is_free(c, s, object_index(c, s, p)) ? FreeState::Free : FreeState::Allocated;
 }
 
 }  // namespace
@@ -447,17 +454,10 @@ bool object_is_free(const KmemCache* c, const SlabPage* s, const void* p) {
   return free_state(c, s, p) != FreeState::Allocated;
 }
 
-// Put a validated, allocated object back. O(1).
-void slab_free_object(KmemCache* c, SlabPage* s, void* p) {
-  uintptr_t* w = free_words(c, p);
-  w[1] = free_marker(p);
-  if (s == c->cpu_slab) {
-    w[0] = reinterpret_cast<uintptr_t>(c->freelist);
-    c->freelist = p;
-    return;
-  }
-  w[0] = reinterpret_cast<uintptr_t>(s->freelist);
-  s->freelist = p;
+// Mark a validated, allocated object free. O(1).
+void slab_free_object(KmemCache* c, SlabPage* s, size_t index) {
+  *free_word(c, s, index) |= uintptr_t{1} << (index % kWordBits);
+  if (s == c->cpu_slab) return;  // frozen: inuse counts all its slots
   KHEAP_ASSERT(s->inuse > 0 && s->state != SlabState::Cpu);
   uint32_t was = s->inuse--;
   if (was == c->objects_per_slab) {  // full (on no list) -> partial, or empty if a slab holds one object
@@ -520,8 +520,6 @@ bool check_slab_object(KmemCache* expected, SlabPage* s, const void* p, const ch
                  "%s(%p): object %zu of cache %s (object size %zu) is already free\n", op, p, static_cast<size_t>(i),
                  c->name, c->size);
       return false;
-    case FreeState::Corrupt:
-      return false;  // reported
     case FreeState::Allocated:
       break;
   }
@@ -531,7 +529,7 @@ bool check_slab_object(KmemCache* expected, SlabPage* s, const void* p, const ch
 void cache_free_checked(KmemCache* expected, void* p, const char* op) {
   SlabPage* s = slab_page_of(p);
   KHEAP_ASSERT(s != nullptr);  // callers handle non-slab pointers
-  if (check_slab_object(expected, s, p, op, true)) slab_free_object(s->cache, s, p);
+  if (check_slab_object(expected, s, p, op, true)) slab_free_object(s->cache, s, object_index(s->cache, s, p));
 }
 
 /* --- Public cache API ---------------------------------------------------------- */
@@ -568,8 +566,8 @@ bool is_internal(const KmemCache* c) { return c->is_kmalloc || c == &g_slab.meta
 size_t free_all_slabs(KmemCache* c) {
   size_t pages = 0;
   if (SlabPage* s = c->cpu_slab) {
+    put_group(c, s);
     c->cpu_slab = nullptr;
-    c->freelist = nullptr;
     pages += slab_destroy(s);
   }
   SlabList* lists[] = {&c->partial, &c->empty};
@@ -589,19 +587,6 @@ void retire(KmemCache* c) {
   kmem_cache_free(&g_slab.meta, c);
 }
 
-// Bitmap of the free slots of `s` (bit set = free). False if a list is corrupt.
-bool free_bitmap(const KmemCache* c, const SlabPage* s, uint32_t* bits) {
-  for (size_t i = 0; i < kMaxObjectsPerSlab / 32; ++i) bits[i] = 0;
-  auto mark = [&](size_t i) {
-    bits[i / 32] |= 1u << (i % 32);
-    return true;
-  };
-  if (!walk_freelist(c, s, s->freelist, mark)) return false;
-  if (s == c->cpu_slab && !walk_freelist(c, s, c->freelist, mark)) return false;
-  return true;
-}
-
-bool bit_set(const uint32_t* bits, size_t i) { return (bits[i / 32] >> (i % 32)) & 1u; }
 
 // Calls fn(slab) for every slab of c (cpu slab first); fn returns false to stop.
 template <typename Fn>
@@ -638,12 +623,10 @@ void* kmem_cache_alloc(KmemCache* c) {
     report_bug(BugClass::InvalidHandle, "kmem_cache_alloc(%p): not a live cache\n", static_cast<void*>(c));
     return nullptr;
   }
-  void* obj = c->freelist;
-  if (__builtin_expect(obj != nullptr, 1)) {
-    uintptr_t* w = free_words(c, obj);
-    c->freelist = reinterpret_cast<void*>(w[0]);
-    w[1] = 0;
-    return obj;
+  uintptr_t bits = c->cur_bits;
+  if (__builtin_expect(bits != 0, 1)) {
+    c->cur_bits = bits & (bits - 1);
+    return c->cur_base + ctz_word(bits) * c->size;
   }
   return cache_alloc_slow(c);
 }
@@ -657,16 +640,18 @@ void* kmem_cache_zalloc(KmemCache* c) {
 void kmem_cache_free(KmemCache* c, void* p) {
   if (!p) return;
   SlabPage* s = slab_page_of(p);
-  if (__builtin_expect(s != nullptr && s->cache == c && s == c->cpu_slab, 1) &&
-      object_index(c, s, p) < c->objects_per_slab) {
-    uintptr_t* w = free_words(c, p);
-    if (w[1] != free_marker(p)) {
-      w[0] = reinterpret_cast<uintptr_t>(c->freelist);
-      w[1] = free_marker(p);
-      c->freelist = p;
-      return;
-    }
+#ifndef KHEAP_NO_FREE_CHECKS
+  // An allocated object of a live slab of this cache: free it; anything else
+  // takes the checked path below, which reports it.
+  if (__builtin_expect(s != nullptr && s->cache == c && s->magic == kSlabMagic, 1)) {
+    uintptr_t i = object_index(c, s, p);
+    if (__builtin_expect(i < c->objects_per_slab && !index_is_free(c, s, i), 1)) return slab_free_object(c, s, i);
   }
+#else
+  // Measurement-only build (see the top of kmalloc.cpp): no ownership,
+  // boundary or double-free check.
+  if (__builtin_expect(s != nullptr, 1)) return slab_free_object(s->cache, s, object_index(s->cache, s, p));
+#endif
   if (!check_handle(c, "kmem_cache_free")) return;
   if (!s) {
     vm::RunInfo ri{};
@@ -700,10 +685,8 @@ bool kmem_cache_destroy(KmemCache* c) {
                         live, live == 1 ? "" : "s");
     size_t listed = 0;
     for_each_slab(c, [&](const SlabPage* s) {
-      uint32_t bits[kMaxObjectsPerSlab / 32];
-      if (!free_bitmap(c, s, bits)) return false;
       for (size_t i = 0; i < c->objects_per_slab; ++i) {
-        if (bit_set(bits, i)) continue;
+        if (index_is_free(c, s, i)) continue;
         if (listed++ < 12 && len < sizeof text)
           len += format(text + len, sizeof text - len, "  live: %p (object %zu of slab %p)\n", object_at(c, s, i), i,
                         static_cast<const void*>(s));
@@ -748,10 +731,8 @@ size_t kmem_cache_live_objects(const KmemCache* c) { return c ? cache_active_obj
 bool kmem_cache_for_each_object(const KmemCache* c, KmemObjectVisitor fn, void* context) {
   if (!check_handle(c, "kmem_cache_for_each_object")) return true;
   return for_each_slab(c, [&](const SlabPage* s) {
-    uint32_t bits[kMaxObjectsPerSlab / 32];
-    if (!free_bitmap(c, s, bits)) return true;  // reported; skip this slab
     for (size_t i = 0; i < c->objects_per_slab; ++i)
-      if (!fn(context, object_at(c, s, i), c->object_size, !bit_set(bits, i))) return false;
+      if (!fn(context, object_at(c, s, i), c->object_size, !index_is_free(c, s, i))) return false;
     return true;
   });
 }
@@ -773,7 +754,7 @@ size_t slab_shrink_all() {
 size_t slab::cache_active_objects(const KmemCache* c) {
   size_t n = c->full_count * c->objects_per_slab;
   for (const SlabPage* s : c->partial) n += s->inuse;
-  if (c->cpu_slab) n += c->objects_per_slab - count_list(c, c->freelist);
+  if (c->cpu_slab) n += c->objects_per_slab - cpu_free_count(c);
   return n;
 }
 
@@ -802,15 +783,26 @@ bool check_slab(const KmemCache* c, const SlabPage* s, SlabState expect) {
     if (!e || e->owner != vm::RunOwner::Slab || e->owner_ptr != s)
       return check_fail(c, "a page of the slab run does not point at the slab", s);
   }
-  size_t free = 0;
-  auto count = [&](size_t) { return ++free, true; };
-  if (!walk_freelist(c, s, s->freelist, count)) return false;
+  size_t n = c->objects_per_slab, words = words_of(c);
+  for (size_t w = 0; w < kBitmapWords; ++w) {
+    uintptr_t valid = w + 1 < words ? ~uintptr_t{0}
+                      : w + 1 == words && n % kWordBits ? (uintptr_t{1} << (n % kWordBits)) - 1
+                      : w + 1 == words ? ~uintptr_t{0} : 0;
+    uintptr_t bits = s->free_bits[w];
+    if (expect == SlabState::Cpu && w == s->cur_word) bits = c->cur_bits | c->cur_freed;
+    if (bits & ~valid) return check_fail(c, "free bits set past the last object", s);
+  }
+  size_t free = count_free_bits(c, s);
   if (expect == SlabState::Cpu) {
-    if (free != 0 || s->inuse != c->objects_per_slab) return check_fail(c, "cpu slab not frozen", s);
-    if (!walk_freelist(c, s, c->freelist, count)) return false;
+    if (s->free_bits[s->cur_word] != 0 || s->inuse != n) return check_fail(c, "cpu slab not frozen", s);
+    if (c->cur_bits & c->cur_freed) return check_fail(c, "an object both in cur_bits and cur_freed", s);
+    if (c->cur_base != s->objects + s->cur_word * kWordBits * c->size) return check_fail(c, "current group base wrong", s);
+    if (s->fast_base != (c->kfree_inline ? reinterpret_cast<uintptr_t>(c->cur_base) : closed_base(s)))
+      return check_fail(c, "current group index wrong", s);
     return true;
   }
-  if (free + s->inuse != c->objects_per_slab) return check_fail(c, "inuse + free objects != objects per slab", s);
+  if (s->fast_base != closed_base(s)) return check_fail(c, "a slab other than the cpu slab is open for kfree", s);
+  if (free + s->inuse != n) return check_fail(c, "inuse + free objects != objects per slab", s);
   if (state_for(c, s->inuse) != expect) return check_fail(c, "slab state does not match inuse", s);
   return true;
 }
@@ -821,8 +813,8 @@ bool kmem_cache_check(const KmemCache* c) {
   if (!check_handle(c, "kmem_cache_check")) return false;
   if (c->cpu_slab) {
     if (!check_slab(c, c->cpu_slab, SlabState::Cpu)) return false;
-  } else if (c->freelist) {
-    return check_fail(c, "freelist without a cpu slab", c->freelist);
+  } else if (c->cur_bits || c->cur_freed) {
+    return check_fail(c, "free objects without a cpu slab", c);
   }
   struct {
     const SlabList* list;
@@ -863,10 +855,12 @@ bool slab_init(vm::PageHeap* page_heap) {
   g_slab.page_heap = nullptr;
   slab::g_hot.page_heap = &slab::g_no_page_heap;
   slab::g_hot.window_base = 0;
+  slab::g_hot.info_bias = 0;
   if (!page_heap || !page_heap->page_info_array()) return false;
   g_slab.page_heap = page_heap;
   slab::g_hot.page_heap = page_heap;
   slab::g_hot.window_base = reinterpret_cast<uintptr_t>(page_heap->page_info_array());
+  slab::g_hot.info_bias = slab::g_hot.window_base - (slab::g_hot.window_base >> kPageShift) * sizeof(vm::PageInfo);
   if (!cache_init(&g_slab.slab_meta, "kmem_slab", sizeof(SlabPage), alignof(SlabPage), 0, nullptr, &g_slab, false) ||
       !cache_init(&g_slab.meta, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, &g_slab, false))
     return false;

@@ -8,15 +8,27 @@
 //             page's owner_ptr = the SlabPage): objects_per_slab slots from the
 //             start of the run, then an unused tail. The SlabPage header lives
 //             off-slab, as an object of the "kmem_slab" cache (g_slab.slab_meta),
-//             so the headers are dense: a free into a random slab then finds
-//             its header in cache. (Headers at page starts all map to the same
-//             few cache sets, and touching one per free missed L2 nearly every
-//             time.) Only kmem_slab's own slabs carry their header on-slab, at
-//             the start of the run (off_slab false, objects after it).
-//   cpu slab  (SLUB's "frozen" slab) the slab the cache allocates from. Its
-//             free objects live on cache->freelist, not slab->freelist, and its
-//             inuse counts every slot as used; it is on no list. kmalloc pops
-//             and kfree pushes cache->freelist inline.
+//             so the headers are dense. Only kmem_slab's own slabs carry their
+//             header on-slab, at the start of the run (off_slab false).
+//   free bits which objects are free is a bitmap in the SlabPage header
+//             (free_bits, bit i = object i free), never anything inside a free
+//             object: alloc and free touch only headers (dense, cache-resident),
+//             not the objects themselves, and nothing a caller writes into a
+//             freed object can corrupt the allocator. The double-free check is
+//             one bit test, exact.
+//   group     kWordBits consecutive objects: one word of free_bits.
+//   cpu slab  (SLUB's "frozen" slab) the slab the cache allocates from. One of
+//             its groups is the current group: its free bits live in the
+//             cache (the slab's word is 0 meanwhile), split in two disjoint
+//             words: cur_bits, which kmalloc takes the lowest bit of, and
+//             cur_freed, which kfree sets bits in (so the next kmalloc does not
+//             wait for the free's index arithmetic: no loop-carried dependency
+//             between the two). When cur_bits runs out, cur_freed becomes
+//             cur_bits; when both are empty the next non-zero word of the cpu
+//             slab becomes the current group. cache->cur_base is the address
+//             of the group's first object. Frees into the cpu slab's other
+//             groups set bits in the slab's words. The cpu slab's inuse counts every slot as used (frozen);
+//             it is on no list.
 //   lists     every other slab is partial, full or empty, by inuse. Partial
 //             and empty slabs are on the cache's lists; full slabs are on no
 //             list (as in SLUB: a refill and a free into a full slab touch no
@@ -25,15 +37,6 @@
 //             kKeepEmptySlabs empty slabs are kept per cache (hysteresis),
 //             further ones go back to the page heap at once.
 //
-// A free object holds two words at free_offset (0, or just past the object
-// when a constructor's state must survive being free):
-//   word 0: the next free object of the same freelist (or nullptr)
-//   word 1: free_marker(object) = object address + kFreeMarkerDelta
-// Allocation clears word 1. A free that finds the marker in place checks the
-// slab's free lists exactly (confirm_free): found there means double free,
-// otherwise the live object merely happened to hold that value. So the
-// "already free?" check costs one compare on the fast path and is exact.
-//
 // Object index and boundary check without a division: size = odd << shift;
 // inv is odd's inverse modulo 2^W. For off = p - objects (mod 2^W),
 // rotr(off * inv, shift) equals off / size when off is a multiple of size and
@@ -41,11 +44,16 @@
 // is the whole "p is the start of object i of this slab" test (and it yields i).
 // kfree's inline path uses a fixed rotate instead (no shift count to load):
 // rotr(off * (inv << (13 - shift)), 13) — the same test for any p inside the
-// slab run (|off| < 2^18, shift <= 13; proof in compute_inverse).
+// slab run (|off| < 2^18, shift <= 13; proof in compute_inverse): exact object
+// starts give i < objects_per_slab <= kMaxObjectsPerSlab, anything else a
+// value >= 2^(W-13) (>= 2^19).
 //
-// slab->fast_limit is objects_per_slab for the cpu slab of a cache whose
-// objects kfree may free inline, and 0 otherwise: one compare then covers
-// "exact object start", "in the current slab" and "kfree may take it inline".
+// kfree's inline test measures from slab->fast_base instead: the current
+// group's first object for the cpu slab of a cache whose objects kfree may
+// free inline, objects + kClosedBias otherwise (and such caches' fast_inv is
+// 1). Then `rotr((p - fast_base) * fast_inv, 13) < kWordBits` covers "exact
+// object start", "in the current group of the cpu slab" and "kfree may take
+// it inline" with one compare, and yields the bit (proof in compute_inverse).
 //
 // Not thread-safe: callers serialize (one CPU in the kernel).
 #pragma once
@@ -59,11 +67,12 @@ namespace kheap::slab {
 
 inline constexpr size_t kMinAlign = kKmallocMinAlign;  // >= alignof(max_align_t) on the host
 inline constexpr size_t kWordBits = sizeof(uintptr_t) * 8;
-inline constexpr uintptr_t kFreeMarkerDelta = 0x2B5A1F0D;  // fits a sign-extended imm32
 inline constexpr uint32_t kSlabMagic = 0x51AB9A6E;
 inline constexpr uint32_t kCacheMagic = 0xCAC4E5EE;
 inline constexpr size_t kKeepEmptySlabs = 2;           // per cache
-inline constexpr size_t kMaxObjectsPerSlab = 1024;      // bounds the on-stack bitmaps of the report walks
+inline constexpr size_t kMaxObjectsPerSlab = 512;       // the free bitmap in each SlabPage
+inline constexpr size_t kBitmapWords = kMaxObjectsPerSlab / kWordBits;
+inline constexpr uintptr_t kClosedBias = uintptr_t{1} << 19;  // see fast_base above
 inline constexpr size_t kMaxPagesPerSlab = 64;          // only huge custom objects go past 16
 inline constexpr size_t kSmallMax = 1024;               // direct size -> class table up to here
 inline constexpr size_t kCacheNameMax = 32;
@@ -87,13 +96,14 @@ enum class SlabState : uint8_t { Cpu, Partial, Full, Empty };
 
 struct SlabPage {
   KmemCache* cache;
-  char* objects;      // slot 0
-  uintptr_t fast_limit;  // objects_per_slab if kfree may free inline here (cpu slab), else 0
-  void* freelist;     // free objects (nullptr while this is the cpu slab)
-  uint32_t inuse;     // allocated objects (all of them while this is the cpu slab)
-  uint32_t magic;     // kSlabMagic
-  ListNode link;      // on the cache's partial or empty list (unlinked when full or cpu)
+  char* objects;         // slot 0
+  uintptr_t fast_base;   // cpu slab of a kfree_inline cache: the current group's first object; else objects + kClosedBias
+  uint32_t inuse;        // allocated objects (all of them while this is the cpu slab)
+  uint32_t magic;        // kSlabMagic
+  ListNode link;         // on the cache's partial or empty list (unlinked when full or cpu)
   SlabState state;
+  uint8_t cur_word;      // cpu slab: the word of free_bits whose bits are in the cache (cur_bits | cur_freed)
+  uintptr_t free_bits[kBitmapWords];  // bit i % W of word i / W: object i is free
 };
 
 using SlabList = List<SlabPage, &SlabPage::link>;
@@ -104,24 +114,25 @@ namespace kheap {
 
 struct KmemCache {
   // --- hot: the fast paths read only these ---
-  void* freelist;                 // free objects of cpu_slab
+  uintptr_t cur_bits;             // free objects of the cpu slab's current group that kmalloc takes
+  uintptr_t cur_freed;            // those freed since cur_bits was last refilled (disjoint from cur_bits)
+  char* cur_base;                 // the current group's first object
+  size_t size;                    // slot size
+  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check); 1 if not kfree_inline
   slab::SlabPage* cpu_slab;
-  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check)
   uintptr_t inv;                  // inverse of (size >> shift) mod 2^W
   uint32_t shift;                 // size = odd << shift
   uint32_t magic;                 // kCacheMagic while live
   // --- layout ---
-  size_t size;                    // slot size
   size_t object_size;             // usable bytes per object
   size_t align;
-  size_t free_offset;             // where the free-link words live in a free slot
   size_t objects_offset;          // slab->objects - slab
   uint32_t objects_per_slab;
   uint32_t pages_per_slab;
   uint32_t flags;
   uint16_t id;                    // page-heap tag of its slabs
   bool is_kmalloc;
-  bool kfree_inline;              // not owned, free words at offset 0, shift <= kFastRotate
+  bool kfree_inline;              // not owned, shift <= kFastRotate
   bool off_slab;                  // SlabPage from kmem_slab (all but kmem_slab itself)
   KmemCtor ctor;
   void* owner;
@@ -143,14 +154,17 @@ using CacheRegistry = List<KmemCache, &KmemCache::cache_link>;
 
 // Everything the kmalloc/kfree fast paths touch, in one object (one base
 // address for the PIE host build).
+extern const vm::PageHeap g_no_page_heap;  // top() == 0: every lookup misses (before slab_init)
 struct SlabHot {
+  constexpr SlabHot();  // the tables; a dummy page heap until slab_init (kmalloc.cpp)
   const vm::PageHeap* page_heap;  // top() bounds page lookups; a dummy (top 0) before slab_init
   uintptr_t window_base;          // == page_info_array(): PageInfo of page (a - window_base) >> 12
-  KmemCache* class_cache[kNumClasses];
+  uintptr_t info_bias;            // the PageInfo of address a is at info_bias + (a >> 12) * sizeof(PageInfo)
+  KmemCache* class_cache[kNumClasses];  // &kmalloc_caches[i]
   uint8_t size_class[kSmallMax + 1];  // size -> class index, for size <= kSmallMax
+  KmemCache kmalloc_caches[kNumClasses];
 };
 extern SlabHot g_hot;
-extern const vm::PageHeap g_no_page_heap;  // top() == 0: every lookup misses (before slab_init)
 
 // Slow-path state (cache.cpp).
 struct SlabGlobals {
@@ -165,7 +179,48 @@ extern SlabGlobals g_slab;
 
 // --- inline helpers ---------------------------------------------------------
 
-inline uintptr_t free_marker(const void* object) { return reinterpret_cast<uintptr_t>(object) + kFreeMarkerDelta; }
+// Index of the lowest set bit; x != 0. (bsf straight into a uintptr_t: the
+// builtins return int, which costs a sign extension on the fast path.)
+inline uintptr_t ctz_word(uintptr_t x) {
+  uintptr_t r;
+  asm("bsf %1, %0" : "=r"(r) : "rm"(x) : "cc");
+  return r;
+}
+
+// Index of the lowest set bit of x, and whether x is 0 (from bsf's ZF: no
+// separate test on kmalloc's fast path).
+inline uintptr_t ctz_word_or_zero(uintptr_t x, bool* zero) {
+  uintptr_t r;
+  asm("bsf %2, %0" : "=r"(r), "=@ccz"(*zero) : "rm"(x));
+  return r;
+}
+
+// (a & b) != 0 in one instruction with b in memory.
+inline bool intersects(uintptr_t a, const uintptr_t& b) {
+  bool nz;
+  asm("test %1, %2" : "=@ccnz"(nz) : "r"(a), "m"(b));
+  return nz;
+}
+
+// word with bit `bit` (< kWordBits) cleared, in one instruction.
+inline uintptr_t clear_bit(uintptr_t word, uintptr_t bit) {
+  asm("btr %1, %0" : "+r"(word) : "r"(bit) : "cc");
+  return word;
+}
+
+// Sets bit `bit` (< kWordBits) of *word; returns whether it was set already.
+inline bool test_and_set_bit(uintptr_t* word, uintptr_t bit) {
+  bool was;
+  asm("bts %2, %0" : "+r"(*word), "=@ccc"(was) : "r"(bit));
+  return was;
+}
+
+// Set bits of a word (SWAR: no libgcc __popcount on i386). Slow paths only.
+inline unsigned popcount_word(uintptr_t x) {
+  unsigned n = 0;
+  for (; x; x &= x - 1) ++n;
+  return n;
+}
 
 inline uintptr_t rotr(uintptr_t x, unsigned k) { return (x >> k) | (x << ((kWordBits - k) & (kWordBits - 1))); }
 
@@ -182,6 +237,18 @@ inline uintptr_t fast_object_index(const KmemCache* c, const SlabPage* slab, con
   return rotr(off * c->fast_inv, kFastRotate);
 }
 
+// kfree's inline test: < kWordBits exactly when p is an object of the cpu
+// slab's current group (of a kfree_inline cache); then it is p's bit. Valid for
+// p inside the run of slab s.
+inline uintptr_t fast_group_bit(const KmemCache* c, const SlabPage* s, const void* p) {
+  uintptr_t x;
+  // (p - fast_base) * fast_inv, both from memory: the compiler otherwise spends a register copy here.
+  asm("sub %2, %0\n\timul %3, %0" : "=r"(x) : "0"(reinterpret_cast<uintptr_t>(p)), "m"(s->fast_base), "m"(c->fast_inv) : "cc");
+  return rotr(x, kFastRotate);
+}
+
+inline uintptr_t closed_base(const SlabPage* s) { return reinterpret_cast<uintptr_t>(s->objects) + kClosedBias; }
+
 // The first byte of the slab run (the header itself when on-slab).
 inline char* slab_run(const KmemCache* c, const SlabPage* slab) { return slab->objects - c->objects_offset; }
 
@@ -189,9 +256,16 @@ inline void* object_at(const KmemCache* c, const SlabPage* slab, size_t index) {
   return slab->objects + index * c->size;
 }
 
-// The two free-link words of a slot.
-inline uintptr_t* free_words(const KmemCache* c, const void* object) {
-  return reinterpret_cast<uintptr_t*>(reinterpret_cast<uintptr_t>(object) + c->free_offset);
+// The word a free of object `index` sets its bit in: the slab's, or
+// cache->cur_freed for the current group of the cpu slab.
+inline uintptr_t* free_word(KmemCache* c, SlabPage* s, size_t index) {
+  size_t w = index / kWordBits;
+  return s == c->cpu_slab && w == s->cur_word ? &c->cur_freed : &s->free_bits[w];
+}
+inline bool index_is_free(const KmemCache* c, const SlabPage* s, size_t index) {
+  size_t w = index / kWordBits;
+  uintptr_t bits = s == c->cpu_slab && w == s->cur_word ? c->cur_bits | c->cur_freed : s->free_bits[w];
+  return (bits >> (index % kWordBits)) & 1u;
 }
 
 // The SlabPage of the slab run containing `p`, or nullptr (outside the page
@@ -229,8 +303,8 @@ void cache_free_checked(KmemCache* expected, void* p, const char* op);
 // Reports and returns false if not; `frees` picks the bug classes of a free
 // (InvalidFree/DoubleFree) or of a query (BadArgument).
 bool check_slab_object(KmemCache* expected, SlabPage* s, const void* p, const char* op, bool frees);
-// Put an allocated object (already validated) back on its freelist. O(1).
-void slab_free_object(KmemCache* c, SlabPage* s, void* p);
+// Mark allocated object `index` of `s` (already validated) free. O(1).
+void slab_free_object(KmemCache* c, SlabPage* s, size_t index);
 // Is the object at `p` (an exact object start in `slab`) free? Exact.
 bool object_is_free(const KmemCache* c, const SlabPage* slab, const void* p);
 bool cache_is_live(const KmemCache* c);  // a registered cache with a good magic

@@ -21,11 +21,18 @@
 // reach an alignment above the page size (the run's tail beyond the block is
 // given back with resize_run_in_place). ksize is the run minus those pages.
 //
-// Fast paths (kmalloc of <= 1024 bytes and kfree of a slab object of the
-// current slab) are inline below; everything else goes to the checked slow
-// paths. kfree validates every pointer: inside the page heap and a slab run
-// (PageInfo lookup), an exact object start (one multiply + rotate, see
-// cache_internal.h), not already free (the free marker) — see kfree().
+// Fast paths (kmalloc of <= 1024 bytes and kfree of an object of the cpu
+// slab's current group) are inline below; everything else goes to the checked
+// slow paths. kfree validates every pointer: inside the page heap and a slab
+// run (PageInfo lookup), an exact object start (one multiply + rotate, see
+// cache_internal.h), not already free (its free bit) — see kfree().
+//
+// KHEAP_NO_FREE_CHECKS: a MEASUREMENT-ONLY build (build/host/slab_nochecks_bench,
+// to put a number on what the always-on checks cost). It drops what a release
+// allocator without hardening would skip: the double-free bit test, the
+// object-boundary (exact start) test and the ownership/slab-magic checks of the
+// kfree/kmem_cache_free paths. A bad free then corrupts the allocator
+// silently. Never used by the kernel or the tests.
 #include "core/bitops.h"
 #include "core/checked.h"
 #include "core/format.h"
@@ -37,32 +44,27 @@ namespace kheap::slab {
 
 namespace {
 
-KmemCache g_kmalloc_caches[kNumClasses];
+}  // namespace
 
-constexpr SlabHot make_hot() {
-  SlabHot h{};
-  h.page_heap = &g_no_page_heap;
-  h.window_base = 0;
-  for (size_t i = 0; i < kNumClasses; ++i) h.class_cache[i] = &g_kmalloc_caches[i];
+constexpr SlabHot::SlabHot()
+    : page_heap(&g_no_page_heap), window_base(0), info_bias(0), class_cache{}, size_class{}, kmalloc_caches{} {
+  for (size_t i = 0; i < kNumClasses; ++i) class_cache[i] = &kmalloc_caches[i];
   size_t c = 0;
   for (size_t s = 0; s <= kSmallMax; ++s) {
     while (kClassSizes[c] < s) ++c;
-    h.size_class[s] = static_cast<uint8_t>(c);
+    size_class[s] = static_cast<uint8_t>(c);
   }
-  return h;
 }
 
-}  // namespace
-
 constinit const vm::PageHeap g_no_page_heap{};
-constinit SlabHot g_hot = make_hot();
+constinit SlabHot g_hot;
 
 void kmalloc_init_caches() {
   for (size_t i = 0; i < kNumClasses; ++i) {
     char name[kCacheNameMax];
     format(name, sizeof name, "kmalloc-%zu", kClassSizes[i]);
-    bool ok = cache_init(&g_kmalloc_caches[i], name, kClassSizes[i], kMinAlign, 0, nullptr, nullptr, true);
-    KHEAP_ASSERT(ok && g_kmalloc_caches[i].size == kClassSizes[i]);
+    bool ok = cache_init(&g_hot.kmalloc_caches[i], name, kClassSizes[i], kMinAlign, 0, nullptr, nullptr, true);
+    KHEAP_ASSERT(ok && g_hot.kmalloc_caches[i].size == kClassSizes[i]);
   }
 }
 
@@ -76,14 +78,19 @@ size_t class_index(size_t size) {
 }
 
 inline void* cache_alloc(KmemCache* c) {
-  void* obj = c->freelist;
-  if (__builtin_expect(obj != nullptr, 1)) {
-    uintptr_t* w = static_cast<uintptr_t*>(obj);  // kmalloc caches: free words at offset 0
-    c->freelist = reinterpret_cast<void*>(w[0]);
-    w[1] = 0;
-    return obj;
+  uintptr_t bits = c->cur_bits;
+  bool empty;
+  uintptr_t i = ctz_word_or_zero(bits, &empty);
+  if (__builtin_expect(empty, 0)) {
+    // Refill from the frees since the last refill (inline: cheap, and in a
+    // LIFO pattern it happens once per kWordBits pairs).
+    bits = c->cur_freed;
+    i = ctz_word_or_zero(bits, &empty);
+    if (empty) return cache_alloc_slow(c);
+    c->cur_freed = 0;
   }
-  return cache_alloc_slow(c);
+  c->cur_bits = clear_bit(bits, i);
+  return c->cur_base + i * c->size;
 }
 
 /* --- Large blocks -------------------------------------------------------------- */
@@ -186,14 +193,19 @@ void free_block(const Block& b, void* p) {
 
 __attribute__((noinline)) void kfree_slow(void* p) {
   if (SlabPage* s = slab_page_of(p)) {
-    // Mostly an allocated object of a slab other than the cpu slab: the same
-    // checks as the inline path, then the O(1) list bookkeeping. Anything
+    // Mostly an allocated object outside the cpu slab's current group: the
+    // same checks as the inline path, then the O(1) bookkeeping. Anything
     // unusual takes the fully checked, reporting path.
     KmemCache* c = s->cache;
-    if (s->magic == kSlabMagic && c->kfree_inline && fast_object_index(c, s, p) < c->objects_per_slab &&
-        static_cast<uintptr_t*>(p)[1] != free_marker(p))
-      return slab_free_object(c, s, p);
+#ifndef KHEAP_NO_FREE_CHECKS
+    uintptr_t i;
+    if (s->magic == kSlabMagic && c->kfree_inline && (i = fast_object_index(c, s, p)) < c->objects_per_slab &&
+        !index_is_free(c, s, i))
+      return slab_free_object(c, s, i);
     return cache_free_checked(nullptr, p, "kfree");
+#else
+    return slab_free_object(c, s, object_index(c, s, p));  // measurement-only build: unchecked
+#endif
   }
   if (!p) return;
   Block b;
@@ -221,22 +233,29 @@ void* kmalloc(size_t size) {
 
 void kfree(const void* ptr) {
   void* p = const_cast<void*>(ptr);
-  uintptr_t a = reinterpret_cast<uintptr_t>(p), off;
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
   // In the page heap (nullptr is below it) and in a slab run?
-  if (__builtin_expect(!__builtin_sub_overflow(a, g_hot.window_base, &off) && a < g_hot.page_heap->top(), 1)) {
-    const vm::PageInfo* e = reinterpret_cast<const vm::PageInfo*>(g_hot.window_base) + (off >> kPageShift);
+  if (__builtin_expect(a >= g_hot.window_base && a < g_hot.page_heap->top(), 1)) {
+    auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.info_bias + (a >> kPageShift) * sizeof(vm::PageInfo));
     if (__builtin_expect(e->owner == vm::RunOwner::Slab, 1)) {
       auto* s = static_cast<SlabPage*>(e->owner_ptr);
       KmemCache* c = s->cache;
-      uintptr_t* w = static_cast<uintptr_t*>(p);
-      uintptr_t marker = free_marker(p);
-      // An exact object start of the cpu slab (of a cache kfree may free inline), not free already.
-      if (__builtin_expect(fast_object_index(c, s, p) < s->fast_limit && w[1] != marker, 1)) {
-        w[0] = reinterpret_cast<uintptr_t>(c->freelist);
-        asm("" ::: "memory");  // keep two plain stores (no vector merge on the host)
-        w[1] = marker;
-        c->freelist = p;
+      // An exact object start in the current group of the cpu slab (of a cache
+      // kfree may free inline): d is its bit in cur_bits / cur_freed.
+      uintptr_t d = fast_group_bit(c, s, p);
+      if (__builtin_expect(d < kWordBits, 1)) {
+        uintptr_t freed = c->cur_freed;
+#ifndef KHEAP_NO_FREE_CHECKS
+        // Not free already: not freed since the refill, not in cur_bits
+        // (freed | bit meets cur_bits only in bit: the two are disjoint).
+        if (__builtin_expect(!test_and_set_bit(&freed, d) && !intersects(freed, c->cur_bits), 1)) {
+          c->cur_freed = freed;
+          return;
+        }
+#else
+        c->cur_freed = freed | (uintptr_t{1} << d);  // measurement-only build: no double-free check
         return;
+#endif
       }
     }
   }

@@ -1,7 +1,7 @@
 // lib/slab/slab_report.cpp — what the slab layer tells people: the
 // /proc/slabinfo (version 2.1) view, per-cache statistics, and "what is this
 // address" for the `block` command and reports. Read-only: nothing here
-// changes allocator state (a corrupt free list met on the way is reported).
+// changes allocator state (free-ness comes from the slab's free bits).
 #include "core/format.h"
 #include "core/string_util.h"
 #include "slab/cache_internal.h"

@@ -264,15 +264,28 @@ def caches():
     return list_items(slab_globals()["caches"], "kheap::KmemCache", "cache_link")
 
 
-def free_chain(cache, head, limit=100000):
-    """Addresses on a free list starting at `head` (word 0 at cache->free_offset)."""
-    off = u(cache["free_offset"])
-    word = gdb.lookup_type("uintptr_t").pointer()
+def free_objects(cache, slab):
+    """Addresses of the free objects of `slab`, from the free bitmaps (lib/slab/cache_internal.h).
+    For the cpu slab the current group's bits are in the cache: first cur_freed (freed since the
+    last refill, handed out after cur_bits), then cur_bits (the next allocations, lowest first),
+    then the slab's other words."""
+    W = gdb.lookup_type("uintptr_t").sizeof * 8
+    per = u(cache["objects_per_slab"])
+    size = u(cache["size"])
+    sd = slab.dereference()
+    first = u(sd["objects"])
+    is_cpu = u(cache["cpu_slab"]) == u(slab)
+    cur = u(sd["cur_word"]) if is_cpu else -1
+
+    def objs(w, bits):
+        return [first + (w * W + i) * size for i in range(W) if (bits >> i) & 1 and w * W + i < per]
+
     out = []
-    p = u(head)
-    while p != 0 and len(out) < limit:
-        out.append(p)
-        p = u(gdb.Value(p + off).cast(word).dereference())
+    if is_cpu:
+        out += objs(cur, u(cache["cur_freed"])) + objs(cur, u(cache["cur_bits"]))
+    for w in range((per + W - 1) // W):
+        if w != cur:
+            out += objs(w, u(sd["free_bits"][w]))
     return out
 
 
@@ -282,7 +295,7 @@ def cache_numbers(c):
     for s in list_items(c["partial"], "kheap::slab::SlabPage", "link"):
         active += u(s["inuse"])
     if u(c["cpu_slab"]):
-        active += per - len(free_chain(c, c["freelist"]))
+        active += per - len(free_objects(c, c["cpu_slab"]))
     total_slabs = u(c["partial_count"]) + u(c["full_count"]) + u(c["empty_count"]) + (1 if u(c["cpu_slab"]) else 0)
     active_slabs = u(c["partial_count"]) + u(c["full_count"])
     listed = u(c["full_count"]) * per + sum(u(s["inuse"]) for s in list_items(c["partial"], "kheap::slab::SlabPage", "link"))
@@ -366,12 +379,11 @@ class KheapCache(gdb.Command):
             fmt_addr(u(c["cpu_slab"])) if u(c["cpu_slab"]) else "none"))
         for s, state in slabs_of_cache(c):
             sd = s.dereference()
+            chain = free_objects(c, s)
             if state == "cpu":
-                chain = free_chain(c, c["freelist"])
                 inuse = per - len(chain)
                 where = "cache freelist"
             else:
-                chain = free_chain(c, sd["freelist"])
                 inuse = u(sd["inuse"])
                 where = "slab freelist"
             shown = " -> ".join(fmt_addr(a) for a in chain[:6]) + (" -> ..." if len(chain) > 6 else "")
@@ -430,8 +442,7 @@ class KheapBlock(gdb.Command):
                 fmt_addr(a), name, fmt_addr(run), pages, a - run))
             return
         obj = first + index * size
-        is_cpu = u(c["cpu_slab"]) == u(s.address)
-        chain = free_chain(c, c["freelist"] if is_cpu else s["freelist"])
+        chain = free_objects(c, s.address)
         state = "free" if obj in chain else "allocated"
         print("%s: object %d of cache %s (object size %d) at %s, offset %d, %s; slab run %s (%d pages)" % (
             fmt_addr(a), index, name, size, fmt_addr(obj), a - obj, state, fmt_addr(run), pages))
@@ -516,8 +527,10 @@ class SlabPagePrinter(_Printer):
             name = v["cache"].dereference()["name"].string()
         except gdb.error:
             name = "?"
-        return "SlabPage{cache %s, %s, %d in use, objects at %s, freelist %s}" % (
-            name, enum_name(v["state"]).lower(), u(v["inuse"]), fmt_addr(u(v["objects"])), fmt_addr(u(v["freelist"])))
+        words = len([1 for _ in range(v["free_bits"].type.range()[1] + 1)])
+        free = sum(bin(u(v["free_bits"][w])).count("1") for w in range(words))
+        return "SlabPage{cache %s, %s, %d in use, objects at %s, %d free in its bitmap}" % (
+            name, enum_name(v["state"]).lower(), u(v["inuse"]), fmt_addr(u(v["objects"])), free)
 
 
 class KmemCachePrinter(_Printer):
