@@ -29,7 +29,17 @@ serial_port=$((port + 1))
 tools/qemu-run.sh "${args[@]}" 2>"$log.err" &
 qemu_pid=$!
 # qemu-run.sh runs `timeout qemu-system-i386 ...`: stop that chain by PID (timeout passes the signal on).
-trap 'pkill -TERM -P $qemu_pid 2>/dev/null; kill $qemu_pid 2>/dev/null' EXIT
+# Also on a hangup or a signal (a closed terminal), so no QEMU is left running behind us.
+# (A hangup may already have killed qemu-run.sh, orphaning its `timeout`: so also match QEMU by
+# its gdb port, which is unique to this run.)
+cleanup() {
+  pkill -TERM -P $qemu_pid 2>/dev/null; kill $qemu_pid 2>/dev/null
+  pkill -TERM -f -- "-gdb tcp::$port -S" 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # Wait for the stub to listen.
 for _ in $(seq 50); do
   (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
