@@ -6,20 +6,8 @@
 # Usage: bench/slab_callgrind.sh [binary built from bench/slab_callgrind.cpp]
 set -euo pipefail
 bin=${1:-build/host/slab_callgrind}
-ir() {  # mode iterations toggle-patterns...
-  local mode=$1 n=$2; shift 2
-  local out; out=$(mktemp)
-  local toggles=()
-  for t in "$@"; do toggles+=(--toggle-collect="$t"); done
-  valgrind --tool=callgrind --callgrind-out-file="$out" "${toggles[@]}" "$bin" "$mode" "$n" >/dev/null 2>&1
-  callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'
-  rm -f "$out"
-}
-per_pair() {  # mode patterns...
-  local mode=$1; shift
-  local a b; a=$(ir "$mode" 100000 "$@"); b=$(ir "$mode" 200000 "$@")
-  awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (b - a) / 100000 }'
-}
+. "$(dirname "$0")/callgrind_count.sh"
+per_pair() { per_op "$bin" "$@"; }
 for mode in lifo64 churn; do
   inner=$(per_pair $mode 'kheap::kmalloc*' 'kheap::kfree*')
   outer=$(per_pair $mode "run_pairs_*")

@@ -95,18 +95,7 @@ void HostMachine::destroy() {
   fail_after_ = -1;
 }
 
-/* --- FrameSource: the buddy allocator over the memfd ------------------------ */
-
-PhysAddr HostMachine::alloc_frame() {
-  if (fail_after_ == 0) return 0;
-  PhysAddr frame = pmm_.alloc_frame(pmm::kOwnerBreak);
-  if (frame != 0 && fail_after_ > 0) --fail_after_;
-  return frame;
-}
-
-bool HostMachine::free_frame(PhysAddr frame) { return pmm_.free_frame(frame); }
-
-size_t HostMachine::free_frame_count() const { return pmm_.free_frame_count(); }
+/* (FrameSource: host_machine_frames.cpp, shared with the other platform) */
 
 /* --- Mapper: mmap of the memfd into the window --------------------------------- */
 

@@ -248,18 +248,7 @@ void HostMachine::destroy() {
   fail_after_ = -1;
 }
 
-/* --- FrameSource: the buddy allocator over the section ------------------------ */
-
-PhysAddr HostMachine::alloc_frame() {
-  if (fail_after_ == 0) return 0;
-  PhysAddr frame = pmm_.alloc_frame(pmm::kOwnerBreak);
-  if (frame != 0 && fail_after_ > 0) --fail_after_;
-  return frame;
-}
-
-bool HostMachine::free_frame(PhysAddr frame) { return pmm_.free_frame(frame); }
-
-size_t HostMachine::free_frame_count() const { return pmm_.free_frame_count(); }
+/* (FrameSource: host_machine_frames.cpp, shared with the other platform) */
 
 /* --- Mapper: frames move into the window (see the top of the file) ------------- */
 
