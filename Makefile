@@ -170,6 +170,7 @@ bench:
 	@$(MAKE) --no-print-directory benches
 	@tools/run-benches.sh $(BENCH_BINS)
 	@python3 tools/bench-ratios.py build/bench
+	@$(MAKE) --no-print-directory bench-malloc
 	@for s in bench/*_callgrind.sh; do echo "=== $$s (instruction counts under callgrind)"; bash $$s; done
 
 # --- Misc -----------------------------------------------------------------
