@@ -13,31 +13,16 @@
 # Prints the number of inputs (executions) and operations run.
 # Writes "PASSED FAILED" to $KHEAP_RESULT, prints "fuzz: N passed, M failed".
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-passed=0 failed=0
+. "$(dirname "$0")/../part-common.sh"
+part_begin fuzz
 seconds=${KHEAP_FUZZ_SECONDS:-60}
 mkdir -p build/logs build/fuzz/artifacts
 
-finish() {
-  echo "fuzz: $passed passed, $failed failed"
-  [ -n "${KHEAP_RESULT:-}" ] && echo "$passed $failed" >"$KHEAP_RESULT"
-  [ "$failed" = 0 ]
-  exit
-}
-
 if ! tools/install-deps.sh fuzz; then
-  echo "[ FAIL ] fuzz: could not install clang / libclang-rt"; failed=1; finish
+  echo "[ FAIL ] fuzz: could not install clang / libclang-rt"; failed=1; part_finish
 fi
 
-t0=$SECONDS
-echo "building build/fuzz/heap_fuzz with clang (log: build/logs/fuzz-build.log)"
-if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j"$(nproc)" --no-print-directory fuzz-build \
-     >build/logs/fuzz-build.log 2>&1; then
-  echo "[ FAIL ] fuzz: the build failed; the end of build/logs/fuzz-build.log:"
-  tail -n 40 build/logs/fuzz-build.log
-  failed=1; finish
-fi
-echo "built in $((SECONDS - t0))s"
+part_build "build/fuzz/heap_fuzz with clang" fuzz-build build/logs/fuzz-build.log
 bin=build/fuzz/heap_fuzz
 
 # --- saved inputs that once failed ------------------------------------------------
@@ -80,4 +65,4 @@ else
   [ -n "$crash" ] && echo "replay it with: KHEAP_FUZZ_TRACE=1 $bin $crash"
   [ -n "$stats" ] && echo "$stats"
 fi
-finish
+part_finish

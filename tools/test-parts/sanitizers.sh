@@ -17,30 +17,15 @@
 # fails the part; its log is in build/logs/asan-<suite>.log.
 # Writes "PASSED FAILED" to $KHEAP_RESULT, prints "sanitizers: N passed, M failed".
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-passed=0 failed=0
-mkdir -p build/logs
-
-finish() {
-  echo "sanitizers: $passed passed, $failed failed"
-  [ -n "${KHEAP_RESULT:-}" ] && echo "$passed $failed" >"$KHEAP_RESULT"
-  [ "$failed" = 0 ]
-  exit
-}
+. "$(dirname "$0")/../part-common.sh"
+part_begin sanitizers
+t0=$SECONDS
 
 if ! tools/install-deps.sh host; then
-  echo "[ FAIL ] sanitizers: could not install g++ / GoogleTest"; failed=1; finish
+  echo "[ FAIL ] sanitizers: could not install g++ / GoogleTest"; failed=1; part_finish
 fi
 
-t0=$SECONDS
-echo "building the host tests with ASan+UBSan (log: build/logs/asan-build.log)"
-if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j"$(nproc)" --no-print-directory asan-tests \
-     >build/logs/asan-build.log 2>&1; then
-  echo "[ FAIL ] sanitizers: the build failed; the end of build/logs/asan-build.log:"
-  tail -n 40 build/logs/asan-build.log
-  failed=1; finish
-fi
-echo "built in $((SECONDS - t0))s"
+part_build "the host tests with ASan+UBSan" asan-tests build/logs/asan-build.log
 
 base_asan="detect_leaks=1:strict_string_checks=1:check_initialization_order=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -78,4 +63,4 @@ for bin in build/host-asan/*_test; do
   fi
 done
 echo "sanitizers: $((SECONDS - t0))s in all"
-finish
+part_finish

@@ -12,16 +12,8 @@
 # dies without a GoogleTest summary, fails the part.
 # Writes "PASSED FAILED" to $KHEAP_RESULT, prints "windows: N passed, M failed".
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-passed=0 failed=0
-mkdir -p build/logs
-
-finish() {
-  echo "windows: $passed passed, $failed failed"
-  [ -n "${KHEAP_RESULT:-}" ] && echo "$passed $failed" >"$KHEAP_RESULT"
-  [ "$failed" = 0 ]
-  exit
-}
+. "$(dirname "$0")/../part-common.sh"
+part_begin windows
 
 # Tests of the Linux suites that cannot mean the same on Windows, each with its reason.
 excluded=(
@@ -39,16 +31,10 @@ excluded=(
 filter="-$(IFS=:; echo "${excluded[*]}")"
 
 if ! tools/install-deps.sh windows; then
-  echo "[ FAIL ] windows: could not install mingw-w64 / Wine"; failed=1; finish
+  echo "[ FAIL ] windows: could not install mingw-w64 / Wine"; failed=1; part_finish
 fi
 
-echo "building the Windows tests (log: build/logs/windows-build.log)"
-if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j"$(nproc)" --no-print-directory win-tests \
-     >build/logs/windows-build.log 2>&1; then
-  echo "[ FAIL ] windows: the build failed; the end of build/logs/windows-build.log:"
-  tail -n 40 build/logs/windows-build.log
-  failed=1; finish
-fi
+part_build "the Windows tests" win-tests build/logs/windows-build.log
 
 export WINEPREFIX="$PWD/build/wine-prefix"
 export WINEDEBUG=-all                       # Wine's own chatter
@@ -69,7 +55,7 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
   rm -rf "$WINEPREFIX"
   if ! timeout 120 wineboot -i >build/logs/wine-prefix.log 2>&1; then
     echo "[ FAIL ] windows: creating the Wine prefix failed (build/logs/wine-prefix.log)"
-    failed=1; finish
+    failed=1; part_finish
   fi
 fi
 wineserver -p   # persistent until `wineserver -k`
@@ -97,4 +83,4 @@ for src in host_tests/*_test.cpp host_tests/windows/*_test.cpp; do
   fi
 done
 echo "Wine run: $((SECONDS - t0))s"
-finish
+part_finish
