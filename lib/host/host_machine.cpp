@@ -14,7 +14,6 @@
 
 #include "host/host_machine.h"
 
-#include "debug/roots.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -27,8 +26,6 @@
 namespace kheap::host {
 
 namespace {
-
-constexpr uint64_t kFirstUsable = 0x100000;  // like QEMU: RAM from 1 MiB up is usable
 
 void* reserve_none(void* at, size_t bytes, bool fixed) {
   int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (fixed ? MAP_FIXED : 0);
@@ -63,27 +60,12 @@ bool HostMachine::create(const HostMachineConfig& config) {
   if (table == MAP_FAILED) return destroy(), false;
   translation_ = static_cast<PhysAddr*>(table);  // zero-filled: nothing mapped
 
-  pmm::MemoryRegion ram{kFirstUsable, config.ram_bytes - kFirstUsable, static_cast<uint32_t>(pmm::RegionType::Usable)};
-  pmm::NormalizedMap map;
-  pmm::normalize_memory_map(&ram, 1, nullptr, 0, uint64_t{1} << 44, &map);
-  auto phys_to_virt = [](PhysAddr phys, void* context) -> void* {
-    return static_cast<HostMachine*>(context)->direct_map_ + phys;
-  };
-  if (!pmm_.init(map, config.ram_bytes, phys_to_virt, this)) return destroy(), false;
-
-  break_.init(window_base_, window_base_ + config.window_bytes, this, this);
-  if (!page_heap_.init(&break_)) return destroy(), false;
-  debug::publish_roots({&pmm_, &break_, &page_heap_, nullptr, 0});  // for the gdb extension
+  if (!start_stack()) return destroy(), false;
   return true;
 }
 
 void HostMachine::destroy() {
-  // The break, page heap and buddy only describe memory released here, so
-  // they are simply forgotten.
-  if (debug::g_roots.pmm == &pmm_) debug::publish_roots({nullptr, nullptr, nullptr, nullptr, 0});
-  page_heap_ = vm::PageHeap{};
-  break_ = vm::KernelBreak{};
-  pmm_ = pmm::BuddyAllocator{};
+  forget_stack();
   if (translation_) ::munmap(translation_, (config_.window_bytes >> kPageShift) * sizeof(PhysAddr));
   if (window_base_) ::munmap(reinterpret_cast<void*>(window_base_), config_.window_bytes);
   if (direct_map_) ::munmap(direct_map_, config_.ram_bytes);
@@ -95,7 +77,7 @@ void HostMachine::destroy() {
   fail_after_ = -1;
 }
 
-/* (FrameSource: host_machine_frames.cpp, shared with the other platform) */
+/* (FrameSource and the stack over RAM: host_machine_common.cpp, shared with the other platform) */
 
 /* --- Mapper: mmap of the memfd into the window --------------------------------- */
 

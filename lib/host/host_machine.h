@@ -25,6 +25,9 @@
 
 namespace kheap::host {
 
+// Like QEMU's map: "RAM" from 1 MiB up is usable; the first MiB is never handed out.
+inline constexpr uint64_t kFirstUsable = uint64_t{1} << 20;
+
 struct HostMachineConfig {
   size_t ram_bytes = size_t{64} << 20;      // size of the memfd ("RAM")
   size_t window_bytes = size_t{256} << 20;  // size of the kernel-break window
@@ -63,6 +66,9 @@ class HostMachine final : public platform::FrameSource, public platform::Mapper 
   void fail_frames_after(long n) { fail_after_ = n; }
 
  private:
+  bool start_stack();   // buddy + break + page heap over RAM the platform set up (host_machine_common.cpp)
+  void forget_stack();
+
   HostMachineConfig config_{};
   int memfd_ = -1;
   char* direct_map_ = nullptr;

@@ -63,14 +63,12 @@
 
 #include "core/assert.h"
 #include "core/bitops.h"
-#include "debug/roots.h"
 #include "pmm/memory_map.h"
 
 namespace kheap::host {
 
 namespace {
 
-constexpr uint64_t kFirstUsable = 0x100000;  // like QEMU: RAM from 1 MiB up is usable
 constexpr int kMaxMachines = 64;
 
 struct Slot {
@@ -206,27 +204,12 @@ bool HostMachine::create(const HostMachineConfig& config) {
   window_base_ = fresh.window_base;
   translation_ = table;
 
-  pmm::MemoryRegion region{kFirstUsable, config.ram_bytes - kFirstUsable, static_cast<uint32_t>(pmm::RegionType::Usable)};
-  pmm::NormalizedMap map;
-  pmm::normalize_memory_map(&region, 1, nullptr, 0, uint64_t{1} << 44, &map);
-  auto phys_to_virt = [](PhysAddr phys, void* context) -> void* {
-    return static_cast<HostMachine*>(context)->direct_map_ + phys;
-  };
-  if (!pmm_.init(map, config.ram_bytes, phys_to_virt, this)) return destroy(), false;
-
-  break_.init(window_base_, window_base_ + config.window_bytes, this, this);
-  if (!page_heap_.init(&break_)) return destroy(), false;
-  debug::publish_roots({&pmm_, &break_, &page_heap_, nullptr, 0});  // for the gdb extension
+  if (!start_stack()) return destroy(), false;
   return true;
 }
 
 void HostMachine::destroy() {
-  // The break, page heap and buddy only describe memory released here, so
-  // they are simply forgotten.
-  if (debug::g_roots.pmm == &pmm_) debug::publish_roots({nullptr, nullptr, nullptr, nullptr, 0});
-  page_heap_ = vm::PageHeap{};
-  break_ = vm::KernelBreak{};
-  pmm_ = pmm::BuddyAllocator{};
+  forget_stack();
   if (memfd_ >= 0) {
     Slot s;
     {
@@ -248,7 +231,7 @@ void HostMachine::destroy() {
   fail_after_ = -1;
 }
 
-/* (FrameSource: host_machine_frames.cpp, shared with the other platform) */
+/* (FrameSource and the stack over RAM: host_machine_common.cpp, shared with the other platform) */
 
 /* --- Mapper: frames move into the window (see the top of the file) ------------- */
 
