@@ -24,3 +24,8 @@ extern "C" [[noreturn]] void kheap_platform_panic(const char* message) {
   kheap_platform_write("\n", 1);
   kheap::kernel::qemu_exit(kheap::kernel::kFailureExitCode);
 }
+
+extern "C" void kheap_platform_yield() { __builtin_ia32_pause(); }
+
+// One CPU, no threads: the per-CPU caches live as long as the kernel.
+extern "C" void kheap_platform_at_thread_exit(void (*)(void*), void*) {}

@@ -36,7 +36,6 @@ namespace {
 Heap* g_process_heap = nullptr;
 DWORD g_last_error = ERROR_SUCCESS;
 uint32_t g_next_serial = 1;
-Spinlock g_page_heap_lock;  // serializes this layer's page-heap calls (see heap_internal.h)
 
 void default_failure_handler(DWORD status, HANDLE heap, SIZE_T requested) {
   print("kheap: HEAP_GENERATE_EXCEPTIONS: %s (0x%08x) in heap %p, %zu bytes requested\n",
@@ -123,15 +122,15 @@ void report_bad_block(const char* op, Heap* h, const void* p, const BlockRef& r)
 /* --- Page-heap calls (serialized here) ---------------------------------- */
 
 void* ph_alloc_run(size_t pages, void* owner, uint16_t tag) {
-  SpinlockGuard g(g_page_heap_lock);
+  RecursiveGuard g(slab_lock());
   return page_heap()->alloc_run(pages, vm::RunOwner::Heap, owner, tag);
 }
 bool ph_free_run(void* start) {
-  SpinlockGuard g(g_page_heap_lock);
+  RecursiveGuard g(slab_lock());
   return page_heap()->free_run(start);
 }
 bool ph_resize(void* start, size_t pages) {
-  SpinlockGuard g(g_page_heap_lock);
+  RecursiveGuard g(slab_lock());
   return page_heap()->resize_run_in_place(start, pages);
 }
 
@@ -449,7 +448,7 @@ Heap* create_heap(DWORD options, size_t initial, size_t maximum, bool process_he
   memset(home, 0, home_bytes);  // page-heap pages are not zeroed
   auto* h = new (home) Heap();
   {
-    SpinlockGuard g(g_page_heap_lock);
+    RecursiveGuard g(slab_lock());
     page_heap()->set_owner(home, vm::RunOwner::Heap, h, kTagHome);
   }
   h->magic = kHeapMagic;

@@ -34,10 +34,9 @@
 //
 // Locking: g_registry_lock (leaf) guards the registry list; each heap has a
 // recursive lock (HeapLock nests with the heap's own calls on one thread).
-// The page heap and the slab layer are not thread-safe (callers serialize):
-// heap calls into the page heap are serialized by g_page_heap_lock here, which
-// does NOT exclude the slab layer's own page-heap calls. Two threads using two
-// different heaps at once need a lock shared by the layers below (issue 8).
+// This layer's page-heap calls take the slab layer's lock (slab_lock()), the
+// one lock of the layers below, which the slab layer's own page-heap calls
+// take too. Order: a heap's lock, then the slab lock (never the reverse).
 #pragma once
 
 #include "core/list.h"

@@ -26,7 +26,7 @@
 // "free(): invalid pointer" — unless KHEAP_ON_ERROR=continue, which refuses
 // the call and goes on (free does nothing, realloc returns NULL).
 //
-// Initialisation: lazily on the first call, under the lock, with no
+// Initialisation: lazily on the first call, under an init lock, with no
 // allocation (mmap only; getenv, which works even before libc has set environ
 // up). A constructor then reads the environment again and registers the
 // pthread_atfork handlers (pthread_atfork may itself call malloc, so not from
@@ -34,12 +34,14 @@
 //   kheap: stats: <prog>[<pid>]: A allocations, F frees, R reallocs, peak P pages (X KiB), ...
 // KHEAP_LIMIT_MB=N caps the pages mapped at once (for failure tests).
 //
-// Threads: ONE global lock around the allocator (a test-and-test-and-set
-// spinlock that yields after a while) — a stop-gap until the per-thread caches
-// of issue 8 land in lib/slab. While the process has a single thread (glibc's
-// __libc_single_threaded, the flag glibc's own malloc uses the same way) no
-// lock is taken at all. fork(): the prepare handler takes the lock, the parent
-// and child handlers release it, so the child never inherits a held lock.
+// Threads: the shim takes no lock. lib/slab serves small blocks from the
+// calling thread's cache (no lock) and serializes everything else with its
+// own lock (slab_lock(), which also covers the page heap and this window).
+// fork(): slab_fork_prepare/parent/child as pthread_atfork handlers, so the
+// child never inherits a held lock, and the caches of the threads that did
+// not come along are given back in the child. Thread exit returns the
+// thread's cache (lib/host/linux_platform.cpp's pthread key). The counters
+// behind KHEAP_STATS are only kept (atomically) when it is set.
 #if defined(__linux__) && defined(KHEAP_MALLOC_SHIM)
 
 #include <errno.h>
@@ -49,7 +51,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #include "core/bitops.h"
@@ -73,27 +74,7 @@ constexpr size_t kCallocDiscardMin = size_t{256} << 10;
 
 constinit host::LazyWindow g_window;
 
-class ShimLock {
- public:
-  void lock() {
-    for (unsigned spins = 0; !lock_.try_lock();) {
-      while (lock_.is_locked()) {
-        if (++spins < 128) {
-          __builtin_ia32_pause();
-        } else {  // the holder is probably not running: let it
-          sched_yield();
-          spins = 0;
-        }
-      }
-    }
-  }
-  void unlock() { lock_.unlock(); }
-  void reset() { lock_.unlock(); }
-
- private:
-  Spinlock lock_;
-};
-constinit ShimLock g_lock;
+constinit RecursiveSpinlock g_init_lock;
 
 struct Settings {
   bool stats;
@@ -114,6 +95,11 @@ struct Counters {
 };
 constinit Counters g_count{};
 
+// Count an event (only when KHEAP_STATS asked for the numbers).
+inline void count(uint64_t Counters::*which) {
+  if (__builtin_expect(g_settings.stats, 0)) __atomic_add_fetch(&(g_count.*which), 1, __ATOMIC_RELAXED);
+}
+
 void write_err(const char* text) { ::write(2, text, strlen(text)); }
 
 size_t parse_size(const char* s) {
@@ -131,9 +117,10 @@ void read_settings() {
   g_settings.window_gib = parse_size(getenv("KHEAP_WINDOW_GB"));
 }
 
-// Bring the stack up; called under the lock (or single-threaded).
-__attribute__((noinline, cold)) bool init_locked() {
-  if (g_ready) return true;
+// Bring the stack up (once; a second thread waits for the first).
+__attribute__((noinline, cold)) bool init_once() {
+  RecursiveGuard guard(g_init_lock);
+  if (__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE)) return true;
   if (g_init_failed) return false;
   int saved = errno;
   read_settings();
@@ -146,30 +133,15 @@ __attribute__((noinline, cold)) bool init_locked() {
     errno = saved;
     return false;
   }
-  set_report_action(ReportAction::Refuse);  // the shim decides (see bad_pointer), after unlocking
-  g_ready = true;
+  set_report_action(ReportAction::Refuse);  // the shim decides (see bad_pointer)
+  __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
   errno = saved;
   return true;
 }
 
-// Holds the lock for its scope, unless the process is single-threaded.
-class Locked {
- public:
-  Locked() : taken_(!__libc_single_threaded) {
-    if (taken_) g_lock.lock();
-  }
-  ~Locked() {
-    if (taken_) g_lock.unlock();
-  }
-  Locked(const Locked&) = delete;
-  Locked& operator=(const Locked&) = delete;
-  static bool ready() { return __builtin_expect(g_ready, 1) || init_locked(); }
+inline bool ready() { return __builtin_expect(__atomic_load_n(&g_ready, __ATOMIC_RELAXED), 1) || init_once(); }
 
- private:
-  bool taken_;
-};
-
-// After a refused call (the lock released): abort, or count and go on.
+// After a refused call: abort, or count and go on.
 __attribute__((noinline, cold)) void bad_pointer(const char* op) {
   if (g_settings.continue_on_error) return;
   char msg[200];
@@ -185,26 +157,21 @@ void* fail_nomem() {
   return nullptr;
 }
 
-void* alloc_locked(size_t n) {
+void* alloc(size_t n) {
   if (__builtin_expect(too_big(n), 0)) return nullptr;
   return kmalloc(n);
 }
 
-void* aligned_locked(size_t align, size_t n) {
-  if (too_big(n)) return nullptr;
-  return kmalloc_aligned(n, align);
-}
-
 // An aligned allocation; align is a power of two.
 void* aligned_alloc_impl(size_t align, size_t n) {
-  void* p;
-  {
-    Locked g;
-    if (!g.ready()) return fail_nomem();
-    p = aligned_locked(align, n);
-    if (p) ++g_count.allocations; else ++g_count.failures;
+  if (!ready()) return fail_nomem();
+  void* p = too_big(n) ? nullptr : kmalloc_aligned(n, align);
+  if (!p) {
+    count(&Counters::failures);
+    return fail_nomem();
   }
-  return p ? p : fail_nomem();
+  count(&Counters::allocations);
+  return p;
 }
 
 void print_stats() {
@@ -212,8 +179,8 @@ void print_stats() {
   host::LazyWindowStats w;
   size_t pages_in_use;
   {
-    Locked g;
     if (!g_ready) return;
+    RecursiveGuard guard(slab_lock());
     c = g_count;
     w = g_window.stats();
     pages_in_use = g_window.page_heap().stats().pages_in_use;
@@ -230,15 +197,21 @@ void print_stats() {
   write_err(line);
 }
 
-void fork_prepare() { g_lock.lock(); }
-void fork_parent() { g_lock.unlock(); }
-void fork_child() { g_lock.reset(); }
+void fork_prepare() {
+  g_init_lock.lock();
+  slab_fork_prepare();
+}
+void fork_parent() {
+  slab_fork_parent();
+  g_init_lock.unlock();
+}
+void fork_child() {
+  g_init_lock.reset_after_fork();
+  slab_fork_child();
+}
 
 __attribute__((constructor)) void shim_constructor() {
-  {
-    Locked g;
-    if (g.ready()) read_settings();  // environ is certainly set up now
-  }
+  if (ready()) read_settings();  // environ is certainly set up now
   pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -251,44 +224,38 @@ __attribute__((destructor)) void shim_destructor() {
 /* --- The malloc family ---------------------------------------------------------- */
 
 KHEAP_EXPORT void* malloc(size_t n) noexcept {
-  void* p;
-  {
-    Locked g;
-    if (!g.ready()) return fail_nomem();
-    p = alloc_locked(n);
-    if (__builtin_expect(p != nullptr, 1)) ++g_count.allocations; else ++g_count.failures;
+  if (!ready()) return fail_nomem();
+  void* p = alloc(n);
+  if (__builtin_expect(p == nullptr, 0)) {
+    count(&Counters::failures);
+    return fail_nomem();
   }
-  return __builtin_expect(p != nullptr, 1) ? p : fail_nomem();
+  count(&Counters::allocations);
+  return p;
 }
 
 KHEAP_EXPORT void free(void* p) noexcept {
-  if (!p) return;
-  uint32_t reports;
-  {
-    Locked g;
-    if (!g.ready()) return;
-    reports = report_count();
-    kfree(p);
-    if (__builtin_expect(report_count() == reports, 1)) {
-      ++g_count.frees;
-      return;
-    }
-    ++g_count.bad_pointers;
+  if (!p || !ready()) return;
+  uint32_t reports = report_count();
+  kfree(p);
+  if (__builtin_expect(report_count() == reports, 1)) {
+    count(&Counters::frees);
+    return;
   }
+  count(&Counters::bad_pointers);
   bad_pointer("free");
 }
 
 KHEAP_EXPORT void* calloc(size_t n, size_t m) noexcept {
   size_t total;
   if (__builtin_mul_overflow(n, m, &total)) return fail_nomem();
-  void* p;
-  {
-    Locked g;
-    if (!g.ready()) return fail_nomem();
-    p = alloc_locked(total);
-    if (p) ++g_count.allocations; else ++g_count.failures;
+  if (!ready()) return fail_nomem();
+  void* p = alloc(total);
+  if (!p) {
+    count(&Counters::failures);
+    return fail_nomem();
   }
-  if (!p) return fail_nomem();
+  count(&Counters::allocations);
   // Large blocks are whole pages at a page-aligned start, in a private
   // anonymous mapping: MADV_DONTNEED makes them read as zeros.
   if (total >= kCallocDiscardMin && is_aligned(reinterpret_cast<uintptr_t>(p), kPageSize) &&
@@ -304,28 +271,24 @@ KHEAP_EXPORT void* realloc(void* p, size_t n) noexcept {
     free(p);
     return nullptr;
   }
-  void* q;
-  bool bad = false;
-  {
-    Locked g;
-    if (!g.ready()) return fail_nomem();
-    if (too_big(n)) {
-      ++g_count.failures;
-      return fail_nomem();
-    }
-    uint32_t reports = report_count();
-    q = krealloc(p, n);
-    if (q) {
-      ++g_count.reallocs;
-    } else if (report_count() != reports) {
-      ++g_count.bad_pointers;
-      bad = true;
-    } else {
-      ++g_count.failures;
-    }
+  if (!ready()) return fail_nomem();
+  if (too_big(n)) {
+    count(&Counters::failures);
+    return fail_nomem();
   }
-  if (bad) bad_pointer("realloc");
-  return q ? q : fail_nomem();
+  uint32_t reports = report_count();
+  void* q = krealloc(p, n);
+  if (q) {
+    count(&Counters::reallocs);
+    return q;
+  }
+  if (report_count() != reports) {
+    count(&Counters::bad_pointers);
+    bad_pointer("realloc");
+  } else {
+    count(&Counters::failures);
+  }
+  return fail_nomem();
 }
 
 KHEAP_EXPORT void* reallocarray(void* p, size_t n, size_t m) noexcept {
@@ -372,24 +335,19 @@ KHEAP_EXPORT void* pvalloc(size_t n) noexcept {
 }
 
 KHEAP_EXPORT size_t malloc_usable_size(void* p) noexcept {
-  if (!p) return 0;
-  size_t n;
-  {
-    Locked g;
-    if (!g.ready()) return 0;
-    uint32_t reports = report_count();
-    n = ksize(p);
-    if (report_count() == reports) return n;
-    ++g_count.bad_pointers;
-  }
+  if (!p || !ready()) return 0;
+  uint32_t reports = report_count();
+  size_t n = ksize(p);
+  if (report_count() == reports) return n;
+  count(&Counters::bad_pointers);
   bad_pointer("malloc_usable_size");
   return 0;
 }
 
 // glibc extension: give free memory back. kheap: empty slabs and the queue of pages.
 KHEAP_EXPORT int malloc_trim(size_t) noexcept {
-  Locked g;
   if (!g_ready) return 0;
+  RecursiveGuard guard(slab_lock());
   size_t pages = slab_shrink_all();
   g_window.flush();
   return pages != 0;

@@ -32,4 +32,22 @@ extern "C" [[noreturn]] void kheap_platform_panic(const char* message) {
   std::abort();
 }
 
+extern "C" void kheap_platform_yield() { ::SwitchToThread(); }
+
+namespace {
+DWORD g_exit_slot = FLS_OUT_OF_INDEXES;
+void (*g_exit_fn)(void*);  // one callback for the process (lib/slab's thread-cache release)
+void WINAPI run_exit_fn(void* arg) {
+  if (arg && g_exit_fn) g_exit_fn(arg);
+}
+}  // namespace
+
+// A fiber-local slot's callback runs when the thread exits (FlsAlloc).
+extern "C" void kheap_platform_at_thread_exit(void (*fn)(void*), void* arg) {
+  if (g_exit_slot == FLS_OUT_OF_INDEXES) g_exit_slot = ::FlsAlloc(run_exit_fn);
+  if (g_exit_slot == FLS_OUT_OF_INDEXES) return;
+  g_exit_fn = fn;
+  ::FlsSetValue(g_exit_slot, arg);
+}
+
 #endif  // _WIN32

@@ -9,6 +9,19 @@
 
 #include "core/types.h"
 
+// KHEAP_PER_THREAD declares a variable with one instance per thread of the
+// host process; in the kernel (freestanding, one CPU, no TLS set up) one
+// plain global — per-CPU storage when there are several CPUs. On ELF hosts the
+// initial-exec model makes an access one %fs-relative load even inside
+// libkheap.so (which is LD_PRELOADed, so it fits the static TLS block).
+#if !__STDC_HOSTED__
+#define KHEAP_PER_THREAD
+#elif defined(__ELF__)
+#define KHEAP_PER_THREAD thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define KHEAP_PER_THREAD thread_local
+#endif
+
 extern "C" {
 
 // Write `len` bytes of text to the console (kernel: serial + VGA; host: stderr).
@@ -17,6 +30,15 @@ void kheap_platform_write(const char* text, size_t len);
 // Stop for good after an unrecoverable error (kernel: report and leave QEMU
 // with a failing status; host: abort()).
 [[noreturn]] void kheap_platform_panic(const char* message);
+
+// Give the CPU away while spinning on a lock someone else holds (host: the
+// holder may not be running; kernel: a pause).
+void kheap_platform_yield(void);
+
+// Call fn(arg) when the calling thread exits (host: a thread-specific-data
+// destructor; the kernel, one CPU and no threads yet: never). One
+// registration per thread; a second call replaces the first.
+void kheap_platform_at_thread_exit(void (*fn)(void*), void* arg);
 
 // Provided by the kernel's C runtime or by libc.
 void* memcpy(void* dst, const void* src, size_t n);

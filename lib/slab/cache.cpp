@@ -28,6 +28,7 @@
 #include "core/report.h"
 #include "platform/platform.h"
 #include "slab/cache_internal.h"
+#include "slab/thread_cache.h"
 
 namespace kheap::slab {
 
@@ -201,6 +202,7 @@ bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint3
   c->ctor = ctor;
   c->owner = owner;
   c->is_kmalloc = is_kmalloc;
+  c->tc_class = kNumClasses;  // kmalloc_init_caches sets the kmalloc classes'
   c->off_slab = off_slab;
   c->id = g_slab.next_id++;
   // Objects of owned caches are never freed by kfree's inline path: the
@@ -523,6 +525,17 @@ bool check_slab_object(KmemCache* expected, SlabPage* s, const void* p, const ch
     case FreeState::Allocated:
       break;
   }
+  // Free in a magazine? (The slabs count those objects as allocated; they
+  // carry the free mark, and the search confirms it.)
+  if (c->tc_class < kNumClasses && free_mark_word(const_cast<void*>(p)) == g_hot.free_mark) {
+    if (const ThreadCache* tc = thread_cache_holding(p)) {
+      report_bug(frees ? BugClass::DoubleFree : BugClass::BadArgument,
+                 "%s(%p): object %zu of cache %s (object size %zu) is already free (in the %sthread cache %p)\n", op,
+                 p, static_cast<size_t>(i), c->name, c->size, tc == t_thread_cache ? "calling " : "other ",
+                 static_cast<const void*>(tc));
+      return false;
+    }
+  }
   return true;
 }
 
@@ -549,6 +562,7 @@ bool check_handle(const KmemCache* c, const char* op) {
 }
 
 KmemCache* create(const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor, void* owner) {
+  RecursiveGuard guard(g_slab.lock);
   if (!g_slab.ready) return nullptr;
   void* mem = kmem_cache_alloc(&g_slab.meta);
   if (!mem) return nullptr;
@@ -560,7 +574,9 @@ KmemCache* create(const char* name, size_t size, size_t align, uint32_t flags, K
   return c;
 }
 
-bool is_internal(const KmemCache* c) { return c->is_kmalloc || c == &g_slab.meta || c == &g_slab.slab_meta; }
+bool is_internal(const KmemCache* c) {
+  return c->is_kmalloc || c == &g_slab.meta || c == &g_slab.slab_meta || c == &g_slab.thread_meta;
+}
 
 // Every slab of `c`, cpu slab included. Returns pages freed.
 size_t free_all_slabs(KmemCache* c) {
@@ -615,10 +631,13 @@ KmemCache* kmem_cache_create_owned(const char* name, size_t size, size_t align, 
 }
 
 void* kmem_cache_owner(const KmemCache* c) {
-  return c && c->magic == kCacheMagic && c != &g_slab.meta && c != &g_slab.slab_meta ? c->owner : nullptr;
+  return c && c->magic == kCacheMagic && c != &g_slab.meta && c != &g_slab.slab_meta && c != &g_slab.thread_meta
+             ? c->owner
+             : nullptr;
 }
 
 void* kmem_cache_alloc(KmemCache* c) {
+  RecursiveGuard guard(g_slab.lock);
   if (!c || c->magic != kCacheMagic) {
     report_bug(BugClass::InvalidHandle, "kmem_cache_alloc(%p): not a live cache\n", static_cast<void*>(c));
     return nullptr;
@@ -639,6 +658,7 @@ void* kmem_cache_zalloc(KmemCache* c) {
 
 void kmem_cache_free(KmemCache* c, void* p) {
   if (!p) return;
+  RecursiveGuard guard(g_slab.lock);
   SlabPage* s = slab_page_of(p);
 #ifndef KHEAP_NO_FREE_CHECKS
   // An allocated object of a live slab of this cache: free it; anything else
@@ -667,12 +687,14 @@ void kmem_cache_free(KmemCache* c, void* p) {
 }
 
 size_t kmem_cache_shrink(KmemCache* c) {
+  RecursiveGuard guard(g_slab.lock);
   if (!check_handle(c, "kmem_cache_shrink")) return 0;
   deactivate(c);
   return trim_empty(c, 0);
 }
 
 bool kmem_cache_destroy(KmemCache* c) {
+  RecursiveGuard guard(g_slab.lock);
   if (!check_handle(c, "kmem_cache_destroy")) return false;
   if (is_internal(c)) {
     report_bug(BugClass::BadArgument, "kmem_cache_destroy(%s): a kmalloc/internal cache cannot be destroyed\n", c->name);
@@ -703,6 +725,7 @@ bool kmem_cache_destroy(KmemCache* c) {
 }
 
 size_t kmem_cache_destroy_all(KmemCache* c) {
+  RecursiveGuard guard(g_slab.lock);
   if (!check_handle(c, "kmem_cache_destroy_all")) return 0;
   if (is_internal(c)) {
     report_bug(BugClass::BadArgument, "kmem_cache_destroy_all(%s): a kmalloc/internal cache cannot be destroyed\n",
@@ -715,6 +738,7 @@ size_t kmem_cache_destroy_all(KmemCache* c) {
 }
 
 const KmemCache* cache_of(const void* p) {
+  RecursiveGuard guard(g_slab.lock);
   SlabPage* s = slab_page_of(p);
   if (!s || s->magic != kSlabMagic) return nullptr;
   const KmemCache* c = s->cache;
@@ -725,10 +749,17 @@ const KmemCache* cache_of(const void* p) {
 const char* kmem_cache_name(const KmemCache* c) { return c ? c->name : "(null)"; }
 size_t kmem_cache_object_size(const KmemCache* c) { return c ? c->object_size : 0; }
 
-size_t kmem_cache_pages(const KmemCache* c) { return c ? cache_total_slabs(c) * c->pages_per_slab : 0; }
-size_t kmem_cache_live_objects(const KmemCache* c) { return c ? cache_active_objects(c) : 0; }
+size_t kmem_cache_pages(const KmemCache* c) {
+  RecursiveGuard guard(g_slab.lock);
+  return c ? cache_total_slabs(c) * c->pages_per_slab : 0;
+}
+size_t kmem_cache_live_objects(const KmemCache* c) {
+  RecursiveGuard guard(g_slab.lock);
+  return c ? cache_active_objects(c) : 0;
+}
 
 bool kmem_cache_for_each_object(const KmemCache* c, KmemObjectVisitor fn, void* context) {
+  RecursiveGuard guard(g_slab.lock);
   if (!check_handle(c, "kmem_cache_for_each_object")) return true;
   return for_each_slab(c, [&](const SlabPage* s) {
     for (size_t i = 0; i < c->objects_per_slab; ++i)
@@ -738,8 +769,10 @@ bool kmem_cache_for_each_object(const KmemCache* c, KmemObjectVisitor fn, void* 
 }
 
 size_t slab_shrink_all() {
+  RecursiveGuard guard(g_slab.lock);
   size_t pages = 0;
   if (!g_slab.ready) return 0;
+  thread_cache_release_mine();  // (other threads' caches stay theirs until they exit)
   for (KmemCache* c : g_slab.caches) {
     deactivate(c);
     pages += trim_empty(c, 0);
@@ -810,7 +843,9 @@ bool check_slab(const KmemCache* c, const SlabPage* s, SlabState expect) {
 }  // namespace
 
 bool kmem_cache_check(const KmemCache* c) {
+  RecursiveGuard guard(g_slab.lock);
   if (!check_handle(c, "kmem_cache_check")) return false;
+  if (c->tc_class < kNumClasses && !thread_cache_check()) return false;
   if (c->cpu_slab) {
     if (!check_slab(c, c->cpu_slab, SlabState::Cpu)) return false;
   } else if (c->cur_bits || c->cur_freed) {
@@ -840,6 +875,7 @@ bool kmem_cache_check(const KmemCache* c) {
 }
 
 bool slab_check() {
+  RecursiveGuard guard(g_slab.lock);
   if (!g_slab.ready) return true;
   for (const KmemCache* c : g_slab.caches)
     if (!kmem_cache_check(c)) return false;
@@ -848,7 +884,23 @@ bool slab_check() {
 
 /* --- Bring-up --------------------------------------------------------------- */
 
+namespace {
+
+// A per-boot random value for the free mark (thread_cache.h): only needs to
+// be unlikely in callers' data. The time-stamp counter, mixed.
+uintptr_t make_free_mark() {
+  uint64_t x = __builtin_ia32_rdtsc() ^ reinterpret_cast<uintptr_t>(&g_slab);
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return static_cast<uintptr_t>(x) | 1;  // never 0 (what kmalloc leaves there)
+}
+
+}  // namespace
+
 bool slab_init(vm::PageHeap* page_heap) {
+  RecursiveGuard guard(g_slab.lock);
+  thread_cache_reset();
   g_slab.ready = false;
   g_slab.caches.reset();
   g_slab.next_id = 1;
@@ -862,13 +914,20 @@ bool slab_init(vm::PageHeap* page_heap) {
   slab::g_hot.window_base = reinterpret_cast<uintptr_t>(page_heap->page_info_array());
   slab::g_hot.info_bias = slab::g_hot.window_base - (slab::g_hot.window_base >> kPageShift) * sizeof(vm::PageInfo);
   if (!cache_init(&g_slab.slab_meta, "kmem_slab", sizeof(SlabPage), alignof(SlabPage), 0, nullptr, &g_slab, false) ||
-      !cache_init(&g_slab.meta, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, &g_slab, false))
+      !cache_init(&g_slab.meta, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, &g_slab, false) ||
+      !cache_init(&g_slab.thread_meta, "kmem_thread", sizeof(ThreadCache), alignof(ThreadCache), 0, nullptr, &g_slab,
+                  false))
     return false;
+  slab::g_hot.free_mark = make_free_mark();
   kmalloc_init_caches();
   g_slab.ready = true;
   return true;
 }
 
 vm::PageHeap* slab_page_heap() { return g_slab.page_heap; }
+RecursiveSpinlock& slab_lock() { return g_slab.lock; }
+void slab_fork_prepare() { g_slab.lock.lock(); }
+void slab_fork_parent() { g_slab.lock.unlock(); }
+void slab_fork_child() { thread_cache_after_fork_child(); }
 
 }  // namespace kheap

@@ -55,10 +55,12 @@
 // object start", "in the current group of the cpu slab" and "kfree may take
 // it inline" with one compare, and yields the bit (proof in compute_inverse).
 //
-// Not thread-safe: callers serialize (one CPU in the kernel).
+// Locking: see SlabGlobals below; the per-thread caches in front of the
+// kmalloc caches are in thread_cache.h.
 #pragma once
 
 #include "core/list.h"
+#include "core/spinlock.h"
 #include "core/types.h"
 #include "slab/slab.h"
 #include "vm/page_heap.h"
@@ -118,17 +120,18 @@ struct KmemCache {
   uintptr_t cur_freed;            // those freed since cur_bits was last refilled (disjoint from cur_bits)
   char* cur_base;                 // the current group's first object
   size_t size;                    // slot size
-  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check); 1 if not kfree_inline
   slab::SlabPage* cpu_slab;
   uintptr_t inv;                  // inverse of (size >> shift) mod 2^W
   uint32_t shift;                 // size = odd << shift
+  uint32_t objects_per_slab;
   uint32_t magic;                 // kCacheMagic while live
+  uint8_t tc_class;               // kmalloc caches: the size class (its magazine); others kNumClasses
   // --- layout ---
   size_t object_size;             // usable bytes per object
   size_t align;
   size_t objects_offset;          // slab->objects - slab
-  uint32_t objects_per_slab;
   uint32_t pages_per_slab;
+  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check); 1 if not kfree_inline
   uint32_t flags;
   uint16_t id;                    // page-heap tag of its slabs
   bool is_kmalloc;
@@ -161,18 +164,24 @@ struct SlabHot {
   uintptr_t window_base;          // == page_info_array(): PageInfo of page (a - window_base) >> 12
   uintptr_t info_bias;            // the PageInfo of address a is at info_bias + (a >> 12) * sizeof(PageInfo)
   KmemCache* class_cache[kNumClasses];  // &kmalloc_caches[i]
+  uintptr_t free_mark;             // the second word of every object in a magazine (thread_cache.h)
   uint8_t size_class[kSmallMax + 1];  // size -> class index, for size <= kSmallMax
   KmemCache kmalloc_caches[kNumClasses];
 };
 extern SlabHot g_hot;
 
 // Slow-path state (cache.cpp).
+// Locking: g_slab.lock (recursive) guards everything here, every slab and
+// every cache; only the magazine pops and pushes of the calling thread's own
+// cache (thread_cache.h) run without it.
 struct SlabGlobals {
+  RecursiveSpinlock lock;
   vm::PageHeap* page_heap;
   bool ready;
   CacheRegistry caches;
   KmemCache meta;                 // the cache of KmemCache objects ("kmem_cache")
   KmemCache slab_meta;            // the cache of off-slab SlabPage headers ("kmem_slab")
+  KmemCache thread_meta;          // the cache of ThreadCache objects ("kmem_thread")
   uint16_t next_id;
 };
 extern SlabGlobals g_slab;
@@ -295,6 +304,21 @@ void compute_inverse(size_t size, uintptr_t* inv, uint32_t* shift);
 bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor,
                 void* owner, bool is_kmalloc);
 void* cache_alloc_slow(KmemCache* c);
+// An object from the cpu slab's current group, or the slow path. Under the lock.
+inline void* cache_alloc_locked(KmemCache* c) {
+  uintptr_t bits = c->cur_bits;
+  bool empty;
+  uintptr_t i = ctz_word_or_zero(bits, &empty);
+  if (__builtin_expect(empty, 0)) {
+    // Refill from the frees since the last refill.
+    bits = c->cur_freed;
+    i = ctz_word_or_zero(bits, &empty);
+    if (empty) return cache_alloc_slow(c);
+    c->cur_freed = 0;
+  }
+  c->cur_bits = clear_bit(bits, i);
+  return c->cur_base + i * c->size;
+}
 // The checked free: validates and reports (op names the entry point, for the
 // report); expected == nullptr accepts any non-owned cache (kfree).
 void cache_free_checked(KmemCache* expected, void* p, const char* op);

@@ -39,6 +39,7 @@
 #include "core/report.h"
 #include "platform/platform.h"
 #include "slab/cache_internal.h"
+#include "slab/thread_cache.h"
 
 namespace kheap::slab {
 
@@ -47,7 +48,7 @@ namespace {
 }  // namespace
 
 constexpr SlabHot::SlabHot()
-    : page_heap(&g_no_page_heap), window_base(0), info_bias(0), class_cache{}, size_class{}, kmalloc_caches{} {
+    : page_heap(&g_no_page_heap), window_base(0), info_bias(0), class_cache{}, free_mark(0), size_class{}, kmalloc_caches{} {
   for (size_t i = 0; i < kNumClasses; ++i) class_cache[i] = &kmalloc_caches[i];
   size_t c = 0;
   for (size_t s = 0; s <= kSmallMax; ++s) {
@@ -65,6 +66,7 @@ void kmalloc_init_caches() {
     format(name, sizeof name, "kmalloc-%zu", kClassSizes[i]);
     bool ok = cache_init(&g_hot.kmalloc_caches[i], name, kClassSizes[i], kMinAlign, 0, nullptr, nullptr, true);
     KHEAP_ASSERT(ok && g_hot.kmalloc_caches[i].size == kClassSizes[i]);
+    g_hot.kmalloc_caches[i].tc_class = static_cast<uint8_t>(i);
   }
 }
 
@@ -77,25 +79,32 @@ size_t class_index(size_t size) {
   return i;
 }
 
-inline void* cache_alloc(KmemCache* c) {
-  uintptr_t bits = c->cur_bits;
-  bool empty;
-  uintptr_t i = ctz_word_or_zero(bits, &empty);
-  if (__builtin_expect(empty, 0)) {
-    // Refill from the frees since the last refill (inline: cheap, and in a
-    // LIFO pattern it happens once per kWordBits pairs).
-    bits = c->cur_freed;
-    i = ctz_word_or_zero(bits, &empty);
-    if (empty) return cache_alloc_slow(c);
-    c->cur_freed = 0;
-  }
-  c->cur_bits = clear_bit(bits, i);
-  return c->cur_base + i * c->size;
+// The fast path of every kmalloc size: a pop from the calling thread's
+// magazine of the class. The free mark goes (see thread_cache.h).
+inline void* class_alloc(size_t cls);
+
+__attribute__((noinline)) void* class_alloc_slow(size_t cls) {
+  if (thread_cache_refill(cls)) return class_alloc(cls);
+  // No thread cache (the thread has exited, or no memory for one): straight
+  // from the slabs, or out of memory.
+  RecursiveGuard guard(g_slab.lock);
+  return cache_alloc_locked(g_hot.class_cache[cls]);
+}
+
+inline void* class_alloc(size_t cls) {
+  Magazine& m = t_thread_cache->magazines[cls];
+  uint32_t n = m.count;
+  if (__builtin_expect(n == 0, 0)) return class_alloc_slow(cls);
+  void* p = m.slots[n - 1];
+  m.count = n - 1;
+  free_mark_word(p) = 0;
+  return p;
 }
 
 /* --- Large blocks -------------------------------------------------------------- */
 
 void* large_alloc(size_t size, size_t align) {
+  RecursiveGuard guard(g_slab.lock);
   if (!g_slab.ready) return nullptr;
   size_t pages, total, slack = align > kPageSize ? align / kPageSize - 1 : 0;
   if (size > ~size_t{0} - (kPageSize - 1)) return nullptr;  // absurd: fail quietly
@@ -191,29 +200,30 @@ void free_block(const Block& b, void* p) {
   }
 }
 
+// Every free the inline path does not take: the checked, reporting path,
+// under the lock. A good kmalloc object still goes into the magazine.
 __attribute__((noinline)) void kfree_slow(void* p) {
+  if (!p) return;
+  RecursiveGuard guard(g_slab.lock);
   if (SlabPage* s = slab_page_of(p)) {
-    // Mostly an allocated object outside the cpu slab's current group: the
-    // same checks as the inline path, then the O(1) bookkeeping. Anything
-    // unusual takes the fully checked, reporting path.
+    if (!check_slab_object(nullptr, s, p, "kfree", true)) return;  // reported
     KmemCache* c = s->cache;
 #ifndef KHEAP_NO_FREE_CHECKS
-    uintptr_t i;
-    if (s->magic == kSlabMagic && c->kfree_inline && (i = fast_object_index(c, s, p)) < c->objects_per_slab &&
-        !index_is_free(c, s, i))
-      return slab_free_object(c, s, i);
-    return cache_free_checked(nullptr, p, "kfree");
-#else
-    return slab_free_object(c, s, object_index(c, s, p));  // measurement-only build: unchecked
+    if (c->tc_class < kNumClasses && thread_cache_make_room(c->tc_class)) {
+      Magazine& m = t_thread_cache->magazines[c->tc_class];
+      free_mark_word(p) = g_hot.free_mark;
+      m.slots[m.count++] = p;
+      return;
+    }
 #endif
+    return slab_free_object(c, s, object_index(c, s, p));
   }
-  if (!p) return;
   Block b;
   if (find_block(p, "kfree", true, &b)) free_block(b, p);
 }
 
 void* kmalloc_mid_or_large(size_t size) {
-  if (size <= kKmallocMaxClass) return cache_alloc(g_hot.class_cache[class_index(size)]);
+  if (size <= kKmallocMaxClass) return class_alloc(class_index(size));
   return large_alloc(size, 0);
 }
 
@@ -227,10 +237,15 @@ using namespace slab;
 /* --- The fast paths ------------------------------------------------------------- */
 
 void* kmalloc(size_t size) {
-  if (__builtin_expect(size <= kSmallMax, 1)) return cache_alloc(g_hot.class_cache[g_hot.size_class[size]]);
+  if (__builtin_expect(size <= kSmallMax, 1)) return class_alloc(g_hot.size_class[size]);
   return kmalloc_mid_or_large(size);
 }
 
+// kfree's inline path: an exact object start of a kmalloc cache's slab, not
+// free (its slab's free bit clear, and not carrying the free mark: see
+// thread_cache.h), into a magazine with room. Anything else (a bad pointer, a
+// large block, an object of another cache, a full magazine) takes
+// kfree_slow, which checks everything again under the lock and reports.
 void kfree(const void* ptr) {
   void* p = const_cast<void*>(ptr);
   uintptr_t a = reinterpret_cast<uintptr_t>(p);
@@ -238,24 +253,27 @@ void kfree(const void* ptr) {
   if (__builtin_expect(a >= g_hot.window_base && a < g_hot.page_heap->top(), 1)) {
     auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.info_bias + (a >> kPageShift) * sizeof(vm::PageInfo));
     if (__builtin_expect(e->owner == vm::RunOwner::Slab, 1)) {
-      auto* s = static_cast<SlabPage*>(e->owner_ptr);
-      KmemCache* c = s->cache;
-      // An exact object start in the current group of the cpu slab (of a cache
-      // kfree may free inline): d is its bit in cur_bits / cur_freed.
-      uintptr_t d = fast_group_bit(c, s, p);
-      if (__builtin_expect(d < kWordBits, 1)) {
-        uintptr_t freed = c->cur_freed;
+      auto* s = static_cast<const SlabPage*>(e->owner_ptr);
+      const KmemCache* c = s->cache;
+      uintptr_t i = object_index(c, s, p);
+      size_t cls = c->tc_class;
 #ifndef KHEAP_NO_FREE_CHECKS
-        // Not free already: not freed since the refill, not in cur_bits
-        // (freed | bit meets cur_bits only in bit: the two are disjoint).
-        if (__builtin_expect(!test_and_set_bit(&freed, d) && !intersects(freed, c->cur_bits), 1)) {
-          c->cur_freed = freed;
+      // (The slab's bits are read without the lock: another thread may be
+      // changing other bits of the word, never this object's while it is
+      // allocated. A torn view can only send us to kfree_slow.)
+      if (__builtin_expect(i < c->objects_per_slab && cls < kNumClasses && !index_is_free(c, s, i) &&
+                               free_mark_word(p) != g_hot.free_mark, 1)) {
+#else
+      if (__builtin_expect(cls < kNumClasses, 1)) {  // measurement-only build: no boundary or double-free check
+#endif
+        Magazine& m = t_thread_cache->magazines[cls];
+        uint32_t n = m.count;
+        if (__builtin_expect(n < m.capacity, 1)) {
+          free_mark_word(p) = g_hot.free_mark;
+          m.slots[n] = p;
+          m.count = n + 1;
           return;
         }
-#else
-        c->cur_freed = freed | (uintptr_t{1} << d);  // measurement-only build: no double-free check
-        return;
-#endif
       }
     }
   }
@@ -278,13 +296,14 @@ void* kmalloc_aligned(size_t size, size_t align) {
   if (align <= kMinAlign) return kmalloc(size);
   if (size <= kKmallocMaxClass && align <= kPageSize) {
     for (size_t i = class_index(size); i < kNumClasses; ++i)
-      if (g_hot.class_cache[i]->align >= align) return cache_alloc(g_hot.class_cache[i]);
+      if (g_hot.class_cache[i]->align >= align) return class_alloc(i);
   }
   return large_alloc(size ? size : 1, align);
 }
 
 size_t ksize(const void* p) {
   if (!p) return 0;
+  RecursiveGuard guard(g_slab.lock);
   Block b;
   return find_block(p, "ksize", false, &b) ? b.usable : 0;
 }
@@ -292,24 +311,32 @@ size_t ksize(const void* p) {
 void* krealloc(void* p, size_t new_size) {
   if (!p) return kmalloc(new_size);
   Block b;
-  if (!find_block(p, "krealloc", true, &b)) return nullptr;
-  if (new_size == 0) {
-    free_block(b, p);
-    return nullptr;
-  }
-  if (!b.large && new_size <= b.usable) return p;
-  if (b.large && new_size > kKmallocMaxClass && new_size <= ~size_t{0} - (kPageSize - 1)) {
-    size_t pages = pages_for(new_size);
-    vm::PageHeap* ph = g_slab.page_heap;
-    if (b.head_pages + pages == b.run_pages || ph->resize_run_in_place(b.run, b.head_pages + pages)) {
-      ph->set_owner(b.run, vm::RunOwner::Large, reinterpret_cast<void*>(new_size), static_cast<uint16_t>(b.head_pages));
+  {
+    RecursiveGuard guard(g_slab.lock);
+    if (!find_block(p, "krealloc", true, &b)) return nullptr;
+    if (new_size == 0) {
+      if (b.large) free_block(b, p);
+    } else if (!b.large && new_size <= b.usable) {
       return p;
+    } else if (b.large && new_size > kKmallocMaxClass && new_size <= ~size_t{0} - (kPageSize - 1)) {
+      size_t pages = pages_for(new_size);
+      vm::PageHeap* ph = g_slab.page_heap;
+      if (b.head_pages + pages == b.run_pages || ph->resize_run_in_place(b.run, b.head_pages + pages)) {
+        ph->set_owner(b.run, vm::RunOwner::Large, reinterpret_cast<void*>(new_size),
+                      static_cast<uint16_t>(b.head_pages));
+        return p;
+      }
     }
   }
+  if (new_size == 0) {
+    if (!b.large) kfree(p);  // into the magazine
+    return nullptr;
+  }
+  // Moving: the copy runs without the lock (p is the caller's until kfree).
   void* q = kmalloc(new_size);
   if (!q) return nullptr;  // p stays valid
   memcpy(q, p, new_size < b.usable ? new_size : b.usable);
-  free_block(b, p);
+  kfree(p);
   return q;
 }
 

@@ -14,6 +14,7 @@
 // refused, leaving the free lists intact.
 #pragma once
 
+#include "core/spinlock.h"
 #include "core/types.h"
 #include "vm/page_heap.h"
 
@@ -33,8 +34,20 @@ using KmemCtor = void (*)(void* object);
 
 // Bring the slab layer up over `page_heap` (also resets all global slab state,
 // so host tests can start over on a fresh machine). Creates the kmalloc caches.
+// Only while no other thread uses the slab layer (a thread that used kmalloc
+// before must have exited).
 bool slab_init(vm::PageHeap* page_heap);
 vm::PageHeap* slab_page_heap();
+
+// Threads. kmalloc/kfree take no lock while the calling thread's cache (a
+// magazine of free objects per size class) can serve them; everything else in
+// the slab layer, and every page-heap call of the layers above it, is
+// serialized by this one recursive lock. fork() in a threaded process: call
+// the three below as pthread_atfork handlers (the host's libkheap.so does).
+RecursiveSpinlock& slab_lock();
+void slab_fork_prepare();
+void slab_fork_parent();
+void slab_fork_child();
 
 KmemCache* kmem_cache_create(const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor);
 void* kmem_cache_alloc(KmemCache* cache);

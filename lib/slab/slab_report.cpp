@@ -1,10 +1,13 @@
 // lib/slab/slab_report.cpp — what the slab layer tells people: the
 // /proc/slabinfo (version 2.1) view, per-cache statistics, and "what is this
 // address" for the `block` command and reports. Read-only: nothing here
-// changes allocator state (free-ness comes from the slab's free bits).
+// changes allocator state (free-ness comes from the slab's free bits and the
+// thread caches' magazines). Like /proc/slabinfo with SLUB's per-CPU slabs,
+// active_objs counts objects cached in magazines as active.
 #include "core/format.h"
 #include "core/string_util.h"
 #include "slab/cache_internal.h"
+#include "slab/thread_cache.h"
 
 namespace kheap {
 
@@ -31,11 +34,13 @@ void fill_stats(const KmemCache* c, CacheStats* out) {
 }  // namespace
 
 size_t cache_count() {
+  RecursiveGuard guard(g_slab.lock);
   if (!g_slab.ready) return 0;
   return g_slab.caches.size();
 }
 
 bool cache_stats(size_t index, CacheStats* out) {
+  RecursiveGuard guard(g_slab.lock);
   if (!g_slab.ready) return false;
   for (const KmemCache* c : g_slab.caches) {
     if (index-- == 0) {
@@ -47,6 +52,7 @@ bool cache_stats(size_t index, CacheStats* out) {
 }
 
 KmemCache* find_cache(const char* name) {
+  RecursiveGuard guard(g_slab.lock);
   if (!g_slab.ready || !name) return nullptr;
   for (KmemCache* c : g_slab.caches)
     if (str_equal(c->name, name)) return c;
@@ -54,6 +60,7 @@ KmemCache* find_cache(const char* name) {
 }
 
 void print_slabinfo() {
+  RecursiveGuard guard(g_slab.lock);
   print("slabinfo - version: 2.1\n");
   print("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> "
         "<batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n");
@@ -68,6 +75,7 @@ void print_slabinfo() {
 }
 
 BlockInfo describe_address(const void* addr) {
+  RecursiveGuard guard(g_slab.lock);
   BlockInfo b{};
   b.kind = BlockInfo::NotInHeap;
   b.object_index = ~size_t{0};
@@ -126,7 +134,9 @@ BlockInfo describe_address(const void* addr) {
   b.object_index = index;
   b.object_start = object_at(c, s, index);
   b.offset = a - reinterpret_cast<uintptr_t>(b.object_start);
-  b.allocated = !object_is_free(c, s, b.object_start);
+  b.allocated = !object_is_free(c, s, b.object_start) &&
+                !(c->tc_class < kNumClasses && free_mark_word(b.object_start) == g_hot.free_mark &&
+                  thread_cache_holding(b.object_start));
   return b;
 }
 

@@ -1,0 +1,199 @@
+// lib/slab/thread_cache.cpp — the slow sides of the per-thread caches:
+// creating a thread's cache, refilling and draining magazines in batches
+// under the slab lock, the search behind the double-free check, release at
+// thread exit and after fork(). The pops and pushes themselves are inline in
+// kmalloc.cpp. Concepts and invariants: thread_cache.h.
+#include "slab/thread_cache.h"
+
+#include <new>
+
+#include "core/format.h"
+#include "core/report.h"
+#include "core/spinlock.h"
+#include "platform/platform.h"
+
+namespace kheap::slab {
+
+KHEAP_PER_THREAD ThreadCache* t_thread_cache = &g_no_thread_cache;
+constinit ThreadCache g_no_thread_cache{};
+constinit ThreadCache g_exited_thread_cache{};
+
+namespace {
+
+// Every live thread cache (under the slab lock).
+ThreadCacheList g_thread_caches;
+
+bool is_placeholder(const ThreadCache* tc) { return tc == &g_no_thread_cache || tc == &g_exited_thread_cache; }
+
+void release_at_exit(void* slot);
+
+// The calling thread's cache, created on first use; nullptr if the thread has
+// exited (its exit callback ran) or there is no memory for a cache.
+ThreadCache* own_cache_locked() {
+  ThreadCache* tc = t_thread_cache;
+  if (!is_placeholder(tc)) return tc;
+  if (tc == &g_exited_thread_cache || !g_slab.ready) return nullptr;
+  void* mem = kmem_cache_alloc(&g_slab.thread_meta);
+  if (!mem) return nullptr;
+  tc = new (mem) ThreadCache{};
+  for (size_t i = 0; i < kNumClasses; ++i) tc->magazines[i].capacity = magazine_capacity(kClassSizes[i]);
+  tc->magic = kThreadCacheMagic;
+  g_thread_caches.push_back(tc);
+  t_thread_cache = tc;
+  kheap_platform_at_thread_exit(release_at_exit, &t_thread_cache);
+  return tc;
+}
+
+// Return `n` objects from the bottom of magazine `m` (the ones cached longest)
+// to their slabs.
+void drain(Magazine& m, size_t n) {
+  KHEAP_ASSERT(n <= m.count);
+  for (size_t j = 0; j < n; ++j) {
+    void* p = m.slots[j];
+    SlabPage* s = slab_page_of(p);
+    KHEAP_ASSERT(s && s->magic == kSlabMagic);
+    slab_free_object(s->cache, s, object_index(s->cache, s, p));
+  }
+  m.count -= static_cast<uint32_t>(n);
+  memmove(m.slots, m.slots + n, m.count * sizeof(void*));
+}
+
+void release_locked(ThreadCache* tc) {
+  thread_cache_drain_all(tc);
+  g_thread_caches.remove(tc);
+  tc->magic = 0;
+  kmem_cache_free(&g_slab.thread_meta, tc);
+}
+
+// The exit callback: `slot` is the exiting thread's t_thread_cache. Its cache
+// is released only if it is one of this slab layer's (not left over from
+// before a slab_init, which forgets every cache).
+void release_at_exit(void* slot) {
+  auto** home = static_cast<ThreadCache**>(slot);
+  RecursiveGuard g(g_slab.lock);
+  ThreadCache* tc = *home;
+  for (ThreadCache* live : g_thread_caches)
+    if (live == tc) {
+      release_locked(tc);
+      break;
+    }
+  *home = &g_exited_thread_cache;
+}
+
+}  // namespace
+
+bool thread_cache_refill(size_t cls) {
+  RecursiveGuard g(g_slab.lock);
+  ThreadCache* tc = own_cache_locked();
+  if (!tc) return false;
+  Magazine& m = tc->magazines[cls];
+  if (m.count) return true;
+  KmemCache* c = g_hot.class_cache[cls];
+  uintptr_t mark = g_hot.free_mark;
+  for (uint32_t want = m.capacity / 2; m.count < want;) {
+    void* p = cache_alloc_locked(c);
+    if (!p) break;
+    free_mark_word(p) = mark;
+    m.slots[m.count++] = p;
+  }
+  return m.count != 0;
+}
+
+bool thread_cache_make_room(size_t cls) {
+  RecursiveGuard g(g_slab.lock);
+  ThreadCache* tc = own_cache_locked();
+  if (!tc) return false;
+  Magazine& m = tc->magazines[cls];
+  if (m.count == m.capacity) drain(m, m.capacity / 2);
+  return true;
+}
+
+const ThreadCache* thread_cache_holding(const void* object) {
+  RecursiveGuard g(g_slab.lock);
+  const SlabPage* s = slab_page_of(object);
+  if (!s) return nullptr;
+  size_t cls = s->cache->tc_class;
+  if (cls >= kNumClasses) return nullptr;
+  for (const ThreadCache* tc : g_thread_caches) {
+    const Magazine& m = tc->magazines[cls];
+    // Another thread may be pushing or popping: read its count once, and its
+    // slots as they are (this is a check, not bookkeeping).
+    uint32_t n = __atomic_load_n(&m.count, __ATOMIC_RELAXED);
+    for (uint32_t j = 0; j < n && j < kMagazineMax; ++j)
+      if (__atomic_load_n(&m.slots[j], __ATOMIC_RELAXED) == object) return tc;
+  }
+  return nullptr;
+}
+
+void thread_cache_drain_all(ThreadCache* tc) {
+  RecursiveGuard g(g_slab.lock);
+  for (Magazine& m : tc->magazines) drain(m, m.count);
+}
+
+size_t thread_cache_objects(size_t cls) {
+  RecursiveGuard g(g_slab.lock);
+  size_t n = 0;
+  for (const ThreadCache* tc : g_thread_caches) n += __atomic_load_n(&tc->magazines[cls].count, __ATOMIC_RELAXED);
+  return n;
+}
+
+bool thread_cache_check() {
+  RecursiveGuard g(g_slab.lock);
+  for (const ThreadCache* tc : g_thread_caches) {
+    if (tc->magic != kThreadCacheMagic) {
+      report_bug(BugClass::FreeListCorruption, "thread cache %p: bad magic %#x\n", static_cast<const void*>(tc),
+                 tc->magic);
+      return false;
+    }
+    for (size_t cls = 0; cls < kNumClasses; ++cls) {
+      const Magazine& m = tc->magazines[cls];
+      const KmemCache* c = g_hot.class_cache[cls];
+      if (m.count > m.capacity || m.capacity > kMagazineMax) {
+        report_bug(BugClass::FreeListCorruption, "thread cache %p: magazine %s holds %u of %u\n",
+                   static_cast<const void*>(tc), c->name, m.count, m.capacity);
+        return false;
+      }
+      for (uint32_t j = 0; j < m.count; ++j) {
+        void* p = m.slots[j];
+        const SlabPage* s = slab_page_of(p);
+        bool ok = s && s->magic == kSlabMagic && s->cache == c && object_index(c, s, p) < c->objects_per_slab &&
+                  !index_is_free(c, s, object_index(c, s, p)) && free_mark_word(p) == g_hot.free_mark;
+        for (uint32_t k = 0; ok && k < j; ++k) ok = m.slots[k] != p;
+        if (!ok) {
+          report_bug(BugClass::FreeListCorruption,
+                     "thread cache %p: magazine %s slot %u (%p) is not a distinct cached object of the class "
+                     "(free mark %#zx)\n",
+                     static_cast<const void*>(tc), c->name, j, p, s ? static_cast<size_t>(free_mark_word(p)) : 0);
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+void thread_cache_reset() {
+  g_thread_caches.reset();
+  t_thread_cache = &g_no_thread_cache;
+}
+
+void thread_cache_release_mine() {
+  RecursiveGuard g(g_slab.lock);
+  if (is_placeholder(t_thread_cache)) return;
+  release_locked(t_thread_cache);
+  t_thread_cache = &g_no_thread_cache;  // a new one on the next miss
+}
+
+void thread_cache_after_fork_child() {
+  g_slab.lock.reset_after_fork();
+  RecursiveGuard g(g_slab.lock);
+  // Only the forking thread exists in the child: the other threads' caches
+  // will never be used or released by them. Their objects go back.
+  for (ThreadCache* tc = g_thread_caches.front(); tc;) {
+    ThreadCache* next = g_thread_caches.next(tc);
+    if (tc != t_thread_cache) release_locked(tc);
+    tc = next;
+  }
+}
+
+}  // namespace kheap::slab
