@@ -194,3 +194,4 @@ include mk/windows.mk
 include mk/malloc.mk
 include mk/fuzz.mk
 include mk/sanitize.mk
+include mk/misuse.mk

@@ -2,12 +2,12 @@
 # Installs, from Debian's packages, whatever kheap needs that is missing.
 # Idempotent: silent and fast when everything is there; one line naming the
 # packages when it installs something. Usage: tools/install-deps.sh [group...]
-# Groups: kernel (default), host, bench, windows, malloc, fuzz. "all" means every group.
+# Groups: kernel (default), host, bench, windows, malloc, fuzz, misuse. "all" means every group.
 set -euo pipefail
 
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(kernel host)
-[ "${groups[0]}" = all ] && groups=(kernel host bench windows malloc fuzz)
+[ "${groups[0]}" = all ] && groups=(kernel host bench windows malloc fuzz misuse)
 
 want=()
 for g in "${groups[@]}"; do
@@ -21,7 +21,9 @@ for g in "${groups[@]}"; do
     fuzz)   want+=(make clang libclang-rt-14-dev) ;;
     # the real programs run under LD_PRELOAD=build/host/libkheap.so (tools/test-parts/malloc.sh)
     malloc) want+=(sqlite3 python3 git gcc g++ time) ;;
-    *) echo "install-deps: unknown group '$g' (kernel, host, bench, windows, malloc, fuzz, all)" >&2; exit 2 ;;
+    # the misuse suite's other allocators: Scudo (libclang_rt.scudo_standalone), glibc's libc_malloc_debug (libc6)
+    misuse) want+=(make gcc libc6 libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown group '$g' (kernel, host, bench, windows, malloc, fuzz, misuse, all)" >&2; exit 2 ;;
   esac
 done
 
