@@ -110,19 +110,6 @@ bool compute_layout(size_t slot, size_t object_align, SlabLayout* out, bool off_
 //    (mod 2^(W-R)) with y * d0 < 2^18 < 2^(W-R), i.e. m = y * d0 exactly for
 //    0 <= m < 2^18, and no negative m (its residue is >= 2^19 - 2^18).
 // So y < n exactly when off = y * size. (W - R >= 19 needs W = 32 at least.)
-//
-// kfree's group test (fast_group_bit): off = p - base, base = the first object
-// of the current group (an object of the run), so |off| < 2^18; with a
-// kfree_inline cache (tail < size, d0 * W + 2^18 <= 2^(W-R)):
-//  - off has a set bit below k: y >= 2^(W-R) >= W, as above.
-//  - off = m << k, |m| < 2^18: y < W means m == y * d0 (mod 2^(W-R)), and
-//    |m - y * d0| < 2^18 + W * d0 <= 2^(W-R), so m = y * d0: p is object y of
-//    the group, an object of the slab (p >= objects, inside the run, and the
-//    tail holds no whole slot).
-// A closed slab has base = objects + 2^19 (kClosedBias): off in [-2^19, -2^18),
-// so m in [-2^16, -2^15) (k >= 3: slots are multiples of 8) and
-// m + 2^(W-R) >= 2^19 - 2^16 > W * d0: no y < W. Caches that are not
-// kfree_inline have fast_inv = 1: y = rotr(off, R) >= (2^W - 2^19) >> R >= W.
 void compute_inverse(size_t size, uintptr_t* inv, uint32_t* shift) {
   KHEAP_ASSERT(size != 0);
   // ctzll only where size_t is 64-bit (on i386 it would need libgcc's __ctzdi2;
@@ -213,6 +200,7 @@ bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint3
   constexpr uintptr_t kMaxOdd = ((uintptr_t{1} << (kWordBits - kFastRotate)) - (uintptr_t{1} << 18)) / kWordBits;
   c->kfree_inline = !owner && c->shift <= kFastRotate && tail < slot && (slot >> c->shift) <= kMaxOdd;
   c->fast_inv = c->kfree_inline ? c->inv << (kFastRotate - c->shift) : 1;
+  c->kfree_limit = 0;  // kmalloc_init_caches opens kfree's inline path for the kmalloc classes
   copy_name(c->name, name);
   c->magic = kCacheMagic;
   g_slab.caches.push_back(c);
@@ -249,11 +237,13 @@ SlabPage* slab_create(KmemCache* c) {
   auto* s = new (header) SlabPage{};
   s->cache = c;
   s->objects = static_cast<char*>(run) + c->objects_offset;
-  s->fast_base = closed_base(s);
   s->magic = kSlabMagic;
-  // Constructors run here, once per object. Every object starts free.
+  // Constructors run here, once per object. Every object starts free (and a
+  // kmalloc object carries the free mark while free: thread_cache.h).
   if (c->ctor)
     for (size_t i = 0; i < c->objects_per_slab; ++i) c->ctor(object_at(c, s, i));
+  if (c->tc_class < kNumClasses)
+    for (size_t i = 0; i < c->objects_per_slab; ++i) free_mark_word(object_at(c, s, i)) = g_hot.free_mark;
   for (size_t i = 0; i < c->objects_per_slab; ++i) s->free_bits[i / kWordBits] |= uintptr_t{1} << (i % kWordBits);
   s->inuse = 0;
   return s;
@@ -271,7 +261,6 @@ size_t slab_destroy(SlabPage* s) {
 
 void list_add(KmemCache* c, SlabPage* s, SlabState st) {
   s->state = st;
-  s->fast_base = closed_base(s);
   switch (st) {
     case SlabState::Partial:
       // FIFO: by the time a partial slab is taken for allocation it has
@@ -353,7 +342,6 @@ bool take_group(KmemCache* c, SlabPage* s) {
     c->cur_bits = bits;
     c->cur_freed = 0;
     c->cur_base = s->objects + w * kWordBits * c->size;
-    s->fast_base = c->kfree_inline ? reinterpret_cast<uintptr_t>(c->cur_base) : closed_base(s);
     return true;
   }
   return false;
@@ -364,7 +352,6 @@ void put_group(KmemCache* c, SlabPage* s) {
   s->free_bits[s->cur_word] |= c->cur_bits | c->cur_freed;
   c->cur_bits = c->cur_freed = 0;
   c->cur_base = nullptr;
-  s->fast_base = closed_base(s);
 }
 
 void freeze(KmemCache* c, SlabPage* s) {
@@ -421,7 +408,6 @@ void* cache_alloc_slow(KmemCache* c) {
     // The cpu slab (if any) has no free object left: it is full.
     if (SlabPage* old = c->cpu_slab) {
       old->state = SlabState::Full;  // on no list
-      old->fast_base = closed_base(old);
       ++c->full_count;
       c->cpu_slab = nullptr;
     }
@@ -459,6 +445,7 @@ bool object_is_free(const KmemCache* c, const SlabPage* s, const void* p) {
 // Mark a validated, allocated object free. O(1).
 void slab_free_object(KmemCache* c, SlabPage* s, size_t index) {
   *free_word(c, s, index) |= uintptr_t{1} << (index % kWordBits);
+  if (c->tc_class < kNumClasses) free_mark_word(object_at(c, s, index)) = g_hot.free_mark;
   if (s == c->cpu_slab) return;  // frozen: inuse counts all its slots
   KHEAP_ASSERT(s->inuse > 0 && s->state != SlabState::Cpu);
   uint32_t was = s->inuse--;
@@ -642,12 +629,9 @@ void* kmem_cache_alloc(KmemCache* c) {
     report_bug(BugClass::InvalidHandle, "kmem_cache_alloc(%p): not a live cache\n", static_cast<void*>(c));
     return nullptr;
   }
-  uintptr_t bits = c->cur_bits;
-  if (__builtin_expect(bits != 0, 1)) {
-    c->cur_bits = bits & (bits - 1);
-    return c->cur_base + ctz_word(bits) * c->size;
-  }
-  return cache_alloc_slow(c);
+  void* p = cache_alloc_locked(c);
+  if (p && c->tc_class < kNumClasses) free_mark_word(p) = 0;  // a kmalloc cache's object, handed out directly
+  return p;
 }
 
 void* kmem_cache_zalloc(KmemCache* c) {
@@ -830,11 +814,8 @@ bool check_slab(const KmemCache* c, const SlabPage* s, SlabState expect) {
     if (s->free_bits[s->cur_word] != 0 || s->inuse != n) return check_fail(c, "cpu slab not frozen", s);
     if (c->cur_bits & c->cur_freed) return check_fail(c, "an object both in cur_bits and cur_freed", s);
     if (c->cur_base != s->objects + s->cur_word * kWordBits * c->size) return check_fail(c, "current group base wrong", s);
-    if (s->fast_base != (c->kfree_inline ? reinterpret_cast<uintptr_t>(c->cur_base) : closed_base(s)))
-      return check_fail(c, "current group index wrong", s);
     return true;
   }
-  if (s->fast_base != closed_base(s)) return check_fail(c, "a slab other than the cpu slab is open for kfree", s);
   if (free + s->inuse != n) return check_fail(c, "inuse + free objects != objects per slab", s);
   if (state_for(c, s->inuse) != expect) return check_fail(c, "slab state does not match inuse", s);
   return true;

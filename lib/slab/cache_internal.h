@@ -44,16 +44,11 @@
 // is the whole "p is the start of object i of this slab" test (and it yields i).
 // kfree's inline path uses a fixed rotate instead (no shift count to load):
 // rotr(off * (inv << (13 - shift)), 13) — the same test for any p inside the
-// slab run (|off| < 2^18, shift <= 13; proof in compute_inverse): exact object
-// starts give i < objects_per_slab <= kMaxObjectsPerSlab, anything else a
-// value >= 2^(W-13) (>= 2^19).
-//
-// kfree's inline test measures from slab->fast_base instead: the current
-// group's first object for the cpu slab of a cache whose objects kfree may
-// free inline, objects + kClosedBias otherwise (and such caches' fast_inv is
-// 1). Then `rotr((p - fast_base) * fast_inv, 13) < kWordBits` covers "exact
-// object start", "in the current group of the cpu slab" and "kfree may take
-// it inline" with one compare, and yields the bit (proof in compute_inverse).
+// slab run (0 <= off < 2^18, shift <= 13; proof in compute_inverse): exact
+// object starts give i < objects_per_slab <= kMaxObjectsPerSlab, anything
+// else a value >= 2^(W-13) (>= 2^19). Its limit is kfree_limit, which is 0
+// for caches whose objects kfree must not take inline (so one compare also
+// says "a kmalloc object").
 //
 // Locking: see SlabGlobals below; the per-thread caches in front of the
 // kmalloc caches are in thread_cache.h.
@@ -74,7 +69,6 @@ inline constexpr uint32_t kCacheMagic = 0xCAC4E5EE;
 inline constexpr size_t kKeepEmptySlabs = 2;           // per cache
 inline constexpr size_t kMaxObjectsPerSlab = 512;       // the free bitmap in each SlabPage
 inline constexpr size_t kBitmapWords = kMaxObjectsPerSlab / kWordBits;
-inline constexpr uintptr_t kClosedBias = uintptr_t{1} << 19;  // see fast_base above
 inline constexpr size_t kMaxPagesPerSlab = 64;          // only huge custom objects go past 16
 inline constexpr size_t kSmallMax = 1024;               // direct size -> class table up to here
 inline constexpr size_t kCacheNameMax = 32;
@@ -99,7 +93,6 @@ enum class SlabState : uint8_t { Cpu, Partial, Full, Empty };
 struct SlabPage {
   KmemCache* cache;
   char* objects;         // slot 0
-  uintptr_t fast_base;   // cpu slab of a kfree_inline cache: the current group's first object; else objects + kClosedBias
   uint32_t inuse;        // allocated objects (all of them while this is the cpu slab)
   uint32_t magic;        // kSlabMagic
   ListNode link;         // on the cache's partial or empty list (unlinked when full or cpu)
@@ -125,13 +118,15 @@ struct KmemCache {
   uint32_t shift;                 // size = odd << shift
   uint32_t objects_per_slab;
   uint32_t magic;                 // kCacheMagic while live
+  uint32_t kfree_limit;           // objects_per_slab if kfree frees inline (kmalloc caches), else 0
+  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check); 1 if not kfree_inline
+  uint32_t magazine_offset;       // kmalloc caches: offset of the class's magazine in a ThreadCache
   uint8_t tc_class;               // kmalloc caches: the size class (its magazine); others kNumClasses
   // --- layout ---
   size_t object_size;             // usable bytes per object
   size_t align;
   size_t objects_offset;          // slab->objects - slab
   uint32_t pages_per_slab;
-  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check); 1 if not kfree_inline
   uint32_t flags;
   uint16_t id;                    // page-heap tag of its slabs
   bool is_kmalloc;
@@ -246,17 +241,6 @@ inline uintptr_t fast_object_index(const KmemCache* c, const SlabPage* slab, con
   return rotr(off * c->fast_inv, kFastRotate);
 }
 
-// kfree's inline test: < kWordBits exactly when p is an object of the cpu
-// slab's current group (of a kfree_inline cache); then it is p's bit. Valid for
-// p inside the run of slab s.
-inline uintptr_t fast_group_bit(const KmemCache* c, const SlabPage* s, const void* p) {
-  uintptr_t x;
-  // (p - fast_base) * fast_inv, both from memory: the compiler otherwise spends a register copy here.
-  asm("sub %2, %0\n\timul %3, %0" : "=r"(x) : "0"(reinterpret_cast<uintptr_t>(p)), "m"(s->fast_base), "m"(c->fast_inv) : "cc");
-  return rotr(x, kFastRotate);
-}
-
-inline uintptr_t closed_base(const SlabPage* s) { return reinterpret_cast<uintptr_t>(s->objects) + kClosedBias; }
 
 // The first byte of the slab run (the header itself when on-slab).
 inline char* slab_run(const KmemCache* c, const SlabPage* slab) { return slab->objects - c->objects_offset; }

@@ -66,7 +66,11 @@ void kmalloc_init_caches() {
     format(name, sizeof name, "kmalloc-%zu", kClassSizes[i]);
     bool ok = cache_init(&g_hot.kmalloc_caches[i], name, kClassSizes[i], kMinAlign, 0, nullptr, nullptr, true);
     KHEAP_ASSERT(ok && g_hot.kmalloc_caches[i].size == kClassSizes[i]);
-    g_hot.kmalloc_caches[i].tc_class = static_cast<uint8_t>(i);
+    KmemCache& c = g_hot.kmalloc_caches[i];
+    c.tc_class = static_cast<uint8_t>(i);
+    c.magazine_offset = static_cast<uint32_t>(offsetof(ThreadCache, freed) + i * sizeof(Magazine));
+    KHEAP_ASSERT(c.kfree_inline);  // (every class meets the conditions of the fixed-rotate index test)
+    c.kfree_limit = c.objects_per_slab;
   }
 }
 
@@ -88,15 +92,17 @@ __attribute__((noinline)) void* class_alloc_slow(size_t cls) {
   // No thread cache (the thread has exited, or no memory for one): straight
   // from the slabs, or out of memory.
   RecursiveGuard guard(g_slab.lock);
-  return cache_alloc_locked(g_hot.class_cache[cls]);
+  void* p = cache_alloc_locked(g_hot.class_cache[cls]);
+  if (p) free_mark_word(p) = 0;
+  return p;
 }
 
 inline void* class_alloc(size_t cls) {
-  Magazine& m = t_thread_cache->magazines[cls];
-  uint32_t n = m.count;
+  Magazine* m = &t_thread_cache->alloc[cls];
+  uint32_t n = m->count;
   if (__builtin_expect(n == 0, 0)) return class_alloc_slow(cls);
-  void* p = m.slots[n - 1];
-  m.count = n - 1;
+  void* p = m->slots[n - 1];
+  m->count = n - 1;
   free_mark_word(p) = 0;
   return p;
 }
@@ -208,15 +214,13 @@ __attribute__((noinline)) void kfree_slow(void* p) {
   if (SlabPage* s = slab_page_of(p)) {
     if (!check_slab_object(nullptr, s, p, "kfree", true)) return;  // reported
     KmemCache* c = s->cache;
-#ifndef KHEAP_NO_FREE_CHECKS
     if (c->tc_class < kNumClasses && thread_cache_make_room(c->tc_class)) {
-      Magazine& m = t_thread_cache->magazines[c->tc_class];
+      Magazine& m = t_thread_cache->freed[c->tc_class];
       free_mark_word(p) = g_hot.free_mark;
       m.slots[m.count++] = p;
       return;
     }
-#endif
-    return slab_free_object(c, s, object_index(c, s, p));
+    return slab_free_object(c, s, object_index(c, s, p));  // (sets the free mark of a kmalloc object)
   }
   Block b;
   if (find_block(p, "kfree", true, &b)) free_block(b, p);
@@ -241,11 +245,12 @@ void* kmalloc(size_t size) {
   return kmalloc_mid_or_large(size);
 }
 
-// kfree's inline path: an exact object start of a kmalloc cache's slab, not
-// free (its slab's free bit clear, and not carrying the free mark: see
-// thread_cache.h), into a magazine with room. Anything else (a bad pointer, a
-// large block, an object of another cache, a full magazine) takes
-// kfree_slow, which checks everything again under the lock and reports.
+// kfree's inline path: an exact object start of a kmalloc cache's slab
+// (kfree_limit), not carrying the free mark (neither in a magazine nor free
+// in its slab: thread_cache.h), into the thread's magazine if it has room.
+// Anything else — a bad pointer, a large block, an object of another cache,
+// a full magazine, a caller's word that happens to equal the mark — takes
+// kfree_slow, which checks everything exactly under the lock and reports.
 void kfree(const void* ptr) {
   void* p = const_cast<void*>(ptr);
   uintptr_t a = reinterpret_cast<uintptr_t>(p);
@@ -255,18 +260,12 @@ void kfree(const void* ptr) {
     if (__builtin_expect(e->owner == vm::RunOwner::Slab, 1)) {
       auto* s = static_cast<const SlabPage*>(e->owner_ptr);
       const KmemCache* c = s->cache;
-      uintptr_t i = object_index(c, s, p);
-      size_t cls = c->tc_class;
 #ifndef KHEAP_NO_FREE_CHECKS
-      // (The slab's bits are read without the lock: another thread may be
-      // changing other bits of the word, never this object's while it is
-      // allocated. A torn view can only send us to kfree_slow.)
-      if (__builtin_expect(i < c->objects_per_slab && cls < kNumClasses && !index_is_free(c, s, i) &&
-                               free_mark_word(p) != g_hot.free_mark, 1)) {
+      if (__builtin_expect(fast_object_index(c, s, p) < c->kfree_limit && free_mark_word(p) != g_hot.free_mark, 1)) {
 #else
-      if (__builtin_expect(cls < kNumClasses, 1)) {  // measurement-only build: no boundary or double-free check
+      if (__builtin_expect(c->kfree_limit != 0, 1)) {  // measurement-only build: no boundary or double-free check
 #endif
-        Magazine& m = t_thread_cache->magazines[cls];
+        auto& m = *reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + c->magazine_offset);
         uint32_t n = m.count;
         if (__builtin_expect(n < m.capacity, 1)) {
           free_mark_word(p) = g_hot.free_mark;

@@ -14,7 +14,7 @@
 
 namespace kheap::slab {
 
-KHEAP_PER_THREAD ThreadCache* t_thread_cache = &g_no_thread_cache;
+KHEAP_PER_THREAD constinit ThreadCache* t_thread_cache = &g_no_thread_cache;
 constinit ThreadCache g_no_thread_cache{};
 constinit ThreadCache g_exited_thread_cache{};
 
@@ -36,7 +36,8 @@ ThreadCache* own_cache_locked() {
   void* mem = kmem_cache_alloc(&g_slab.thread_meta);
   if (!mem) return nullptr;
   tc = new (mem) ThreadCache{};
-  for (size_t i = 0; i < kNumClasses; ++i) tc->magazines[i].capacity = magazine_capacity(kClassSizes[i]);
+  for (size_t i = 0; i < kNumClasses; ++i)
+    tc->alloc[i].capacity = tc->freed[i].capacity = magazine_capacity(kClassSizes[i]);
   tc->magic = kThreadCacheMagic;
   g_thread_caches.push_back(tc);
   t_thread_cache = tc;
@@ -56,6 +57,14 @@ void drain(Magazine& m, size_t n) {
   }
   m.count -= static_cast<uint32_t>(n);
   memmove(m.slots, m.slots + n, m.count * sizeof(void*));
+}
+
+// Move every object of `from` into the empty magazine `to`.
+void move_all(Magazine& from, Magazine& to) {
+  KHEAP_ASSERT(to.count == 0 && from.count <= to.capacity);
+  memcpy(to.slots, from.slots, from.count * sizeof(void*));
+  to.count = from.count;
+  from.count = 0;
 }
 
 void release_locked(ThreadCache* tc) {
@@ -83,27 +92,34 @@ void release_at_exit(void* slot) {
 }  // namespace
 
 bool thread_cache_refill(size_t cls) {
+  ThreadCache* tc = t_thread_cache;
+  if (!is_placeholder(tc) && tc->freed[cls].count) {  // the thread's own frees: no lock
+    move_all(tc->freed[cls], tc->alloc[cls]);
+    return true;
+  }
   RecursiveGuard g(g_slab.lock);
-  ThreadCache* tc = own_cache_locked();
-  if (!tc) return false;
-  Magazine& m = tc->magazines[cls];
+  if (!(tc = own_cache_locked())) return false;
+  Magazine& m = tc->alloc[cls];
   if (m.count) return true;
   KmemCache* c = g_hot.class_cache[cls];
-  uintptr_t mark = g_hot.free_mark;
+  // (Objects free in a slab carry the free mark already.)
   for (uint32_t want = m.capacity / 2; m.count < want;) {
     void* p = cache_alloc_locked(c);
     if (!p) break;
-    free_mark_word(p) = mark;
     m.slots[m.count++] = p;
   }
   return m.count != 0;
 }
 
 bool thread_cache_make_room(size_t cls) {
+  ThreadCache* tc = t_thread_cache;
+  if (!is_placeholder(tc) && tc->freed[cls].count == tc->freed[cls].capacity && tc->alloc[cls].count == 0) {
+    move_all(tc->freed[cls], tc->alloc[cls]);  // no lock
+    return true;
+  }
   RecursiveGuard g(g_slab.lock);
-  ThreadCache* tc = own_cache_locked();
-  if (!tc) return false;
-  Magazine& m = tc->magazines[cls];
+  if (!(tc = own_cache_locked())) return false;
+  Magazine& m = tc->freed[cls];
   if (m.count == m.capacity) drain(m, m.capacity / 2);
   return true;
 }
@@ -115,25 +131,29 @@ const ThreadCache* thread_cache_holding(const void* object) {
   size_t cls = s->cache->tc_class;
   if (cls >= kNumClasses) return nullptr;
   for (const ThreadCache* tc : g_thread_caches) {
-    const Magazine& m = tc->magazines[cls];
-    // Another thread may be pushing or popping: read its count once, and its
-    // slots as they are (this is a check, not bookkeeping).
-    uint32_t n = __atomic_load_n(&m.count, __ATOMIC_RELAXED);
-    for (uint32_t j = 0; j < n && j < kMagazineMax; ++j)
-      if (__atomic_load_n(&m.slots[j], __ATOMIC_RELAXED) == object) return tc;
+    const Magazine* both[] = {&tc->alloc[cls], &tc->freed[cls]};
+    for (const Magazine* m : both) {
+      // Another thread may be pushing or popping: read its count once, and
+      // its slots as they are (this is a check, not bookkeeping).
+      uint32_t n = __atomic_load_n(&m->count, __ATOMIC_RELAXED);
+      for (uint32_t j = 0; j < n && j < kMagazineMax; ++j)
+        if (__atomic_load_n(&m->slots[j], __ATOMIC_RELAXED) == object) return tc;
+    }
   }
   return nullptr;
 }
 
 void thread_cache_drain_all(ThreadCache* tc) {
   RecursiveGuard g(g_slab.lock);
-  for (Magazine& m : tc->magazines) drain(m, m.count);
+  for (Magazine& m : tc->alloc) drain(m, m.count);
+  for (Magazine& m : tc->freed) drain(m, m.count);
 }
 
 size_t thread_cache_objects(size_t cls) {
   RecursiveGuard g(g_slab.lock);
   size_t n = 0;
-  for (const ThreadCache* tc : g_thread_caches) n += __atomic_load_n(&tc->magazines[cls].count, __ATOMIC_RELAXED);
+  for (const ThreadCache* tc : g_thread_caches)
+    n += __atomic_load_n(&tc->alloc[cls].count, __ATOMIC_RELAXED) + __atomic_load_n(&tc->freed[cls].count, __ATOMIC_RELAXED);
   return n;
 }
 
@@ -145,8 +165,9 @@ bool thread_cache_check() {
                  tc->magic);
       return false;
     }
-    for (size_t cls = 0; cls < kNumClasses; ++cls) {
-      const Magazine& m = tc->magazines[cls];
+    for (size_t k = 0; k < 2 * kNumClasses; ++k) {
+      size_t cls = k % kNumClasses;
+      const Magazine& m = k < kNumClasses ? tc->alloc[cls] : tc->freed[cls];
       const KmemCache* c = g_hot.class_cache[cls];
       if (m.count > m.capacity || m.capacity > kMagazineMax) {
         report_bug(BugClass::FreeListCorruption, "thread cache %p: magazine %s holds %u of %u\n",

@@ -2,25 +2,35 @@
 // per-CPU) caches of free kmalloc objects in front of the size classes.
 //
 // Concepts (Bonwick's magazines, as in Solaris' kmem and glibc's tcache)
-//   magazine     one per size class per thread: a stack of up to `capacity`
-//                free objects of that class (an array of pointers, so nothing
-//                of it lives inside a free object but the mark below).
-//                kmalloc pops, kfree pushes; neither takes a lock. An empty
-//                magazine is refilled, a full one drained, by half its
-//                capacity at a time from/to the shared slabs, under the slab
-//                lock (so the lock is taken about once per capacity/2 calls).
-//   thread cache one magazine per class, per thread. Created on a thread's
+//   magazine     a stack of up to `capacity` free objects of one size class
+//                (an array of pointers, so nothing of it lives inside a free
+//                object but the mark below). Two per class per thread:
+//                kmalloc pops from the class's `alloc` magazine, kfree pushes
+//                onto its `freed` one; neither takes a lock. (Two, not one,
+//                so that a kmalloc right after a kfree does not wait for the
+//                kfree's slab lookup to learn which count it changed: mimalloc
+//                splits its free lists for the same reason.) An empty alloc
+//                magazine takes the freed one's objects if it has any, else is
+//                refilled by half its capacity from the shared slabs under the
+//                slab lock; a full freed magazine moves into an empty alloc
+//                magazine, else half of it is drained to the slabs under the
+//                lock. So the lock is taken about once per capacity/2 calls.
+//   thread cache two magazines per class, per thread. Created on a thread's
 //                first kmalloc that misses, released (magazines drained) when
 //                the thread exits (kheap_platform_at_thread_exit). The kernel
 //                has one, for its one CPU. Every thread cache is on
 //                g_slab.thread_caches (under the slab lock).
-//   free mark    every object in a magazine holds g_hot.free_mark in its
-//                second word (object sizes are >= 2 words); kmalloc clears it.
-//                The slabs count an object in a magazine as allocated, so the
-//                double-free check of kfree is: the slab's free bit (free in
-//                the slab) or the mark followed by a search of the magazines
-//                (free in a magazine). The mark is a random per-process value:
-//                a caller's data equal to it only costs that search.
+//   free mark    every free kmalloc object — in a magazine or free in its
+//                slab — holds g_hot.free_mark in its second word (object sizes
+//                are >= 2 words); kmalloc clears it, kfree and new slabs set
+//                it. kfree's inline path sends every object that carries the
+//                mark to the exact check under the lock: the slab's free bit
+//                (free in the slab), then a search of the magazines (free in
+//                a magazine; the slabs count those as allocated). The mark is
+//                a random per-boot value: a caller's data equal to it only
+//                costs that check. A double free goes unnoticed only if a
+//                use-after-free write changed that word in between (glibc's
+//                tcache key has the same gap; debug mode's poison closes it).
 //
 // Objects of one thread freed by another simply go into the freeing thread's
 // magazine (any thread may allocate or free any object); thread caches hold
@@ -37,7 +47,8 @@
 
 namespace kheap::slab {
 
-inline constexpr uint32_t kMagazineMax = 64;         // slots per magazine
+// Slots per magazine: a Magazine is 64 words (512 bytes on x86-64).
+inline constexpr uint32_t kMagazineMax = static_cast<uint32_t>((64 * sizeof(void*) - 8) / sizeof(void*));
 inline constexpr size_t kMagazineBytes = 16 * 1024;  // capacity * size is kept <= this (at least 8 slots)
 inline constexpr uint32_t kThreadCacheMagic = 0x7CAC4E01;
 
@@ -47,8 +58,11 @@ struct Magazine {
   void* slots[kMagazineMax];
 };
 
+static_assert(sizeof(Magazine) == 64 * sizeof(void*));
+
 struct ThreadCache {
-  Magazine magazines[kNumClasses];
+  Magazine alloc[kNumClasses];  // kmalloc pops
+  Magazine freed[kNumClasses];  // kfree pushes
   uint32_t magic;
   ListNode link;  // g_slab.thread_caches
 };
@@ -58,7 +72,7 @@ using ThreadCacheList = List<ThreadCache, &ThreadCache::link>;
 // The calling thread's cache: the placeholder g_no_thread_cache until its
 // first miss, g_exited_thread_cache after its exit callback ran (later calls
 // of that thread then go straight to the slabs).
-extern KHEAP_PER_THREAD ThreadCache* t_thread_cache;
+extern KHEAP_PER_THREAD constinit ThreadCache* t_thread_cache;
 extern ThreadCache g_no_thread_cache;
 extern ThreadCache g_exited_thread_cache;
 
@@ -71,11 +85,11 @@ inline uintptr_t& free_mark_word(void* object) { return static_cast<uintptr_t*>(
 
 // The slow sides, under the slab lock (taken inside). Both return false only
 // when nothing could be done (no memory; the thread has exited).
-// Refill magazine `cls` of the calling thread (creating its cache first if
-// needed); afterwards it holds at least one object.
+// Refill alloc magazine `cls` of the calling thread (creating its cache
+// first if needed); afterwards it holds at least one object.
 bool thread_cache_refill(size_t cls);
-// Make room in magazine `cls` of the calling thread's cache (draining half
-// of it to the slabs); false if the thread has no cache (free to the slab).
+// Make room in freed magazine `cls` of the calling thread's cache (creating
+// it first if needed); false if the thread has no cache (free to the slab).
 bool thread_cache_make_room(size_t cls);
 // Is `object` (an allocated-looking kmalloc object carrying the free mark) in
 // any thread's magazine? Which thread cache, or nullptr. Under the slab lock.

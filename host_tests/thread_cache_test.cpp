@@ -1,0 +1,357 @@
+// host_tests/thread_cache_test.cpp — kmalloc/kfree from several threads at
+// once over one HostMachine: the per-thread caches (lib/slab/thread_cache.h)
+// and the slab lock behind them. Private churn per thread and producer /
+// consumer pairs (objects freed by another thread than the one that
+// allocated them), with every object tagged and checked; no two live objects
+// overlap; double frees across caches, threads and drains are reported; a
+// thread's exit gives its cache back; everything freed returns the page heap
+// and the frames to where they started; the Win32-style heaps of two threads
+// at once share the layers below safely.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "core/report.h"
+#include "heap/win32_heap.h"
+#include "host/host_machine.h"
+#include "slab/cache_internal.h"
+#include "slab/slab.h"
+#include "slab/thread_cache.h"
+
+using namespace kheap;
+
+namespace {
+
+class ThreadCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host::HostMachineConfig config;
+    config.ram_bytes = size_t{256} << 20;
+    ASSERT_TRUE(m.create(config));
+    ASSERT_TRUE(slab_init(&m.page_heap()));
+    set_report_echo(false);
+    reset_reports();
+    m.page_heap().free_run(m.page_heap().alloc_run(1, vm::RunOwner::Test, nullptr));
+    base_frames = m.free_frame_count();
+    base_pages = m.page_heap().stats().pages_in_use;
+  }
+  void TearDown() override {
+    EXPECT_TRUE(slab_check());
+    set_report_echo(true);
+  }
+  void expect_back_to_base() {
+    slab_shrink_all();
+    EXPECT_EQ(m.page_heap().stats().pages_in_use, base_pages);
+    EXPECT_EQ(m.free_frame_count(), base_frames);
+    EXPECT_TRUE(m.page_heap().check());
+  }
+  host::HostMachine m;
+  size_t base_frames = 0;
+  size_t base_pages = 0;
+};
+
+// Fill an object with a pattern derived from its owner tag; check it later.
+void tag(void* p, size_t n, uint32_t t) {
+  auto* b = static_cast<uint8_t*>(p);
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(t * 31 + i);
+}
+bool tag_ok(const void* p, size_t n, uint32_t t) {
+  auto* b = static_cast<const uint8_t*>(p);
+  for (size_t i = 0; i < n; ++i)
+    if (b[i] != static_cast<uint8_t>(t * 31 + i)) return false;
+  return true;
+}
+
+size_t live_kmalloc_objects() {
+  size_t n = 0;
+  for (size_t i = 0; i < cache_count(); ++i) {
+    CacheStats st;
+    if (cache_stats(i, &st) && std::string(st.name).rfind("kmalloc-", 0) == 0) n += st.active_objects;
+  }
+  return n;
+}
+
+// Each thread: its own live set, random sizes up to 3000 bytes (some large
+// blocks), every object tagged; frees and allocations interleaved.
+TEST_F(ThreadCacheTest, PrivateChurnInFourThreadsKeepsEveryObjectIntact) {
+  constexpr int kThreads = 4, kSteps = 60000;
+  std::atomic<int> bad{0};
+  auto worker = [&](int id) {
+    std::mt19937 rng(id * 7919 + 1);
+    struct Obj {
+      void* p;
+      size_t n;
+      uint32_t t;
+    };
+    std::vector<Obj> live;
+    uint32_t next_tag = static_cast<uint32_t>(id) << 24;
+    for (int step = 0; step < kSteps; ++step) {
+      if (!live.empty() && (live.size() > 2000 || rng() % 2)) {
+        size_t k = rng() % live.size();
+        if (!tag_ok(live[k].p, live[k].n, live[k].t)) ++bad;
+        kfree(live[k].p);
+        live[k] = live.back();
+        live.pop_back();
+      } else {
+        size_t n = rng() % 8 == 0 ? 9000 + rng() % 20000 : 1 + rng() % 3000;
+        void* p = kmalloc(n);
+        if (!p) {
+          ++bad;
+          continue;
+        }
+        tag(p, n, ++next_tag);
+        live.push_back({p, n, next_tag});
+      }
+    }
+    for (auto& o : live) {
+      if (!tag_ok(o.p, o.n, o.t)) ++bad;
+      kfree(o.p);
+    }
+  };
+  std::vector<std::thread> ts;
+  for (int i = 0; i < kThreads; ++i) ts.emplace_back(worker, i);
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(report_count(), 0u) << last_report().text;
+  // The threads have exited: their caches went back (nothing cached, nothing live).
+  EXPECT_EQ(live_kmalloc_objects(), 0u);
+  EXPECT_TRUE(slab_check());
+  expect_back_to_base();
+}
+
+// One thread allocates, another frees everything (every free is of an object
+// from another thread's cache); the consumer checks the tag first.
+TEST_F(ThreadCacheTest, ProducerConsumerFreesWhatAnotherThreadAllocated) {
+  constexpr int kItems = 200000;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<void*, uint32_t>> queue;
+  bool done = false;
+  std::atomic<int> bad{0};
+  std::thread producer([&] {
+    std::mt19937 rng(5);
+    for (int i = 0; i < kItems; ++i) {
+      size_t n = 16 + rng() % 500;
+      void* p = kmalloc(n);
+      if (!p) {
+        ++bad;
+        continue;
+      }
+      tag(p, 16, static_cast<uint32_t>(i));
+      std::lock_guard<std::mutex> g(mu);
+      queue.emplace_back(p, i);
+      if (queue.size() % 64 == 0) cv.notify_one();
+    }
+    std::lock_guard<std::mutex> g(mu);
+    done = true;
+    cv.notify_one();
+  });
+  std::thread consumer([&] {
+    for (;;) {
+      std::unique_lock<std::mutex> g(mu);
+      cv.wait(g, [&] { return !queue.empty() || done; });
+      if (queue.empty() && done) return;
+      auto [p, t] = queue.front();
+      queue.pop_front();
+      g.unlock();
+      if (!tag_ok(p, 16, t)) ++bad;
+      kfree(p);
+    }
+  });
+  producer.join();
+  consumer.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(report_count(), 0u) << last_report().text;
+  EXPECT_EQ(live_kmalloc_objects(), 0u);
+  expect_back_to_base();
+}
+
+// Live objects of all threads at one moment never overlap.
+TEST_F(ThreadCacheTest, LiveObjectsOfAllThreadsNeverOverlap) {
+  constexpr int kThreads = 3;
+  std::vector<std::vector<std::pair<uintptr_t, size_t>>> sets(kThreads);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> ts;
+  for (int id = 0; id < kThreads; ++id)
+    ts.emplace_back([&, id] {
+      std::mt19937 rng(id + 11);
+      std::vector<std::pair<void*, size_t>> live;
+      for (int i = 0; i < 20000; ++i) {
+        size_t n = 8 + rng() % 700;
+        live.emplace_back(kmalloc(n), n);
+        if (rng() % 3 == 0) {  // free a random one (churn through the magazines)
+          size_t k = rng() % live.size();
+          kfree(live[k].first);
+          live[k] = live.back();
+          live.pop_back();
+        }
+      }
+      for (auto& [p, n] : live) sets[id].emplace_back(reinterpret_cast<uintptr_t>(p), n);
+      ++ready;
+      while (ready.load() < kThreads) std::this_thread::yield();  // all sets complete before anyone frees
+    });
+  for (auto& t : ts) t.join();
+  std::map<uintptr_t, size_t> all;
+  for (auto& s : sets)
+    for (auto& [a, n] : s) {
+      ASSERT_NE(a, 0u);
+      ASSERT_TRUE(all.emplace(a, n).second) << "handed out twice: " << a;
+    }
+  uintptr_t end = 0;
+  for (auto& [a, n] : all) {
+    ASSERT_GE(a, end) << "overlap at " << a;
+    end = a + n;
+  }
+  for (auto& [a, n] : all) kfree(reinterpret_cast<void*>(a));
+  EXPECT_EQ(report_count(), 0u) << last_report().text;
+  expect_back_to_base();
+}
+
+TEST_F(ThreadCacheTest, DoubleFreeOfAnObjectInThisThreadsMagazineIsReported) {
+  void* keep = kmalloc(48);
+  void* p = kmalloc(48);
+  kfree(p);
+  kfree(p);
+  ASSERT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::DoubleFree);
+  EXPECT_NE(std::string(last_report().text).find("kmalloc-48"), std::string::npos) << last_report().text;
+  EXPECT_NE(std::string(last_report().text).find("calling thread cache"), std::string::npos) << last_report().text;
+  // Refused: the magazine holds p once; the next two kmallocs of the class differ.
+  void* a = kmalloc(48);
+  void* b = kmalloc(48);
+  EXPECT_NE(a, b);
+  kfree(a);
+  kfree(b);
+  kfree(keep);
+  EXPECT_TRUE(slab_check());
+  expect_back_to_base();
+}
+
+TEST_F(ThreadCacheTest, DoubleFreeAfterTheObjectWasDrainedToItsSlabIsReported) {
+  std::vector<void*> many;
+  for (int i = 0; i < 500; ++i) many.push_back(kmalloc(64));
+  void* p = many[7];
+  for (size_t i = 1; i < many.size(); ++i) kfree(many[i]);  // p goes through the magazine and back to its slab
+  EXPECT_FALSE(slab::thread_cache_holding(p));
+  EXPECT_EQ(describe_address(many[0]).allocated, true);  // (keeps p's slab alive)
+  kfree(p);
+  ASSERT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::DoubleFree);
+  EXPECT_NE(std::string(last_report().text).find("already free"), std::string::npos) << last_report().text;
+  kfree(many[0]);
+  expect_back_to_base();
+}
+
+TEST_F(ThreadCacheTest, DoubleFreeOfAnObjectInAnotherLiveThreadsMagazineIsReported) {
+  void* p = kmalloc(200);
+  std::mutex mu;
+  std::condition_variable cv;
+  int stage = 0;
+  std::thread other([&] {
+    kfree(p);  // into the other thread's magazine
+    std::unique_lock<std::mutex> g(mu);
+    stage = 1;
+    cv.notify_all();
+    cv.wait(g, [&] { return stage == 2; });  // stay alive while main frees p again
+  });
+  {
+    std::unique_lock<std::mutex> g(mu);
+    cv.wait(g, [&] { return stage == 1; });
+  }
+  kfree(p);
+  ASSERT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::DoubleFree);
+  EXPECT_NE(std::string(last_report().text).find("other thread cache"), std::string::npos) << last_report().text;
+  {
+    std::lock_guard<std::mutex> g(mu);
+    stage = 2;
+    cv.notify_all();
+  }
+  other.join();
+  EXPECT_TRUE(slab_check());
+  expect_back_to_base();
+}
+
+TEST_F(ThreadCacheTest, ThreadExitGivesItsCacheBack) {
+  const KmemCache* meta = find_cache("kmem_thread");
+  ASSERT_NE(meta, nullptr);
+  size_t before = kmem_cache_live_objects(meta);
+  std::thread t([] {
+    std::vector<void*> v;
+    for (int i = 0; i < 1000; ++i) v.push_back(kmalloc(32 + i % 64));
+    for (void* p : v) kfree(p);  // all of them end up in this thread's magazines or slabs
+  });
+  t.join();
+  EXPECT_EQ(kmem_cache_live_objects(meta), before);  // the thread's cache object is gone
+  EXPECT_EQ(live_kmalloc_objects(), 0u);            // and so are the objects it cached
+  EXPECT_EQ(report_count(), 0u);
+  expect_back_to_base();
+}
+
+TEST_F(ThreadCacheTest, AThreadWithoutCacheStillAllocatesAndFrees) {
+  // After its exit callback ran, a thread's kmalloc/kfree go to the slabs.
+  std::thread t([] {
+    void* a = kmalloc(24);
+    slab::thread_cache_release_mine();  // like the exit callback: the next miss makes a new one
+    void* b = kmalloc(24);
+    EXPECT_NE(a, b);
+    kfree(a);
+    kfree(b);
+    kfree(b);  // still checked
+  });
+  t.join();
+  EXPECT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::DoubleFree);
+  expect_back_to_base();
+}
+
+// Two threads, two Win32-style heaps, at once: the heaps' page-heap calls and
+// the slab layer's share one lock.
+TEST_F(ThreadCacheTest, TwoHeapsInTwoThreadsAtOnce) {
+  using namespace kheap::win32;
+  ASSERT_TRUE(heap_init());
+  std::atomic<int> bad{0};
+  auto worker = [&](int id) {
+    HANDLE h = HeapCreate(0, 0, 0);
+    if (!h) {
+      ++bad;
+      return;
+    }
+    std::mt19937 rng(id);
+    std::vector<std::pair<void*, uint32_t>> live;
+    for (int i = 0; i < 20000; ++i) {
+      if (!live.empty() && rng() % 2) {
+        auto [p, t] = live.back();
+        live.pop_back();
+        if (!tag_ok(p, 24, t) || !HeapFree(h, 0, p)) ++bad;
+      } else {
+        SIZE_T n = rng() % 4 == 0 ? 70000 : 24 + rng() % 900;
+        void* p = HeapAlloc(h, 0, n);
+        if (!p) {
+          ++bad;
+          continue;
+        }
+        tag(p, 24, static_cast<uint32_t>(i));
+        live.emplace_back(p, i);
+      }
+    }
+    if (!HeapValidate(h, 0, nullptr)) ++bad;
+    if (!HeapDestroy(h)) ++bad;
+  };
+  std::thread a(worker, 1), b(worker, 2);
+  a.join();
+  b.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(report_count(), 0u) << last_report().text;
+}
+
+}  // namespace
