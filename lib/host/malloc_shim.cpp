@@ -58,6 +58,7 @@
 #include "core/report.h"
 #include "core/spinlock.h"
 #include "host/lazy_window.h"
+#include "slab/fast_path.h"
 #include "slab/slab.h"
 
 #define KHEAP_EXPORT extern "C" __attribute__((visibility("default")))
@@ -223,7 +224,9 @@ __attribute__((destructor)) void shim_destructor() {
 
 /* --- The malloc family ---------------------------------------------------------- */
 
-KHEAP_EXPORT void* malloc(size_t n) noexcept {
+namespace {
+
+__attribute__((noinline)) void* malloc_slow(size_t n) {
   if (!ready()) return fail_nomem();
   void* p = alloc(n);
   if (__builtin_expect(p == nullptr, 0)) {
@@ -234,7 +237,7 @@ KHEAP_EXPORT void* malloc(size_t n) noexcept {
   return p;
 }
 
-KHEAP_EXPORT void free(void* p) noexcept {
+__attribute__((noinline)) void free_slow(void* p) {
   if (!p || !ready()) return;
   uint32_t reports = report_count();
   kfree(p);
@@ -244,6 +247,28 @@ KHEAP_EXPORT void free(void* p) noexcept {
   }
   count(&Counters::bad_pointers);
   bad_pointer("free");
+}
+
+}  // namespace
+
+// The thread cache's pop and push, inline (fast_path.h); anything else in
+// the _slow functions above.
+KHEAP_EXPORT void* malloc(size_t n) noexcept {
+  if (__builtin_expect(n <= slab::kSmallMax, 1)) {
+    if (void* p = slab::kmalloc_small_fast(n)) {
+      count(&Counters::allocations);
+      return p;
+    }
+  }
+  return malloc_slow(n);
+}
+
+KHEAP_EXPORT void free(void* p) noexcept {
+  if (__builtin_expect(slab::kfree_fast(p), 1)) {
+    count(&Counters::frees);
+    return;
+  }
+  free_slow(p);
 }
 
 KHEAP_EXPORT void* calloc(size_t n, size_t m) noexcept {

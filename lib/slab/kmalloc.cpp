@@ -39,6 +39,7 @@
 #include "core/report.h"
 #include "platform/platform.h"
 #include "slab/cache_internal.h"
+#include "slab/fast_path.h"
 #include "slab/thread_cache.h"
 
 namespace kheap::slab {
@@ -83,8 +84,8 @@ size_t class_index(size_t size) {
   return i;
 }
 
-// The fast path of every kmalloc size: a pop from the calling thread's
-// magazine of the class. The free mark goes (see thread_cache.h).
+// Every kmalloc size class: a pop from the calling thread's magazine
+// (fast_path.h), else the slow path.
 inline void* class_alloc(size_t cls);
 
 __attribute__((noinline)) void* class_alloc_slow(size_t cls) {
@@ -98,13 +99,8 @@ __attribute__((noinline)) void* class_alloc_slow(size_t cls) {
 }
 
 inline void* class_alloc(size_t cls) {
-  Magazine* m = &t_thread_cache->alloc[cls];
-  uint32_t n = m->count;
-  if (__builtin_expect(n == 0, 0)) return class_alloc_slow(cls);
-  void* p = m->slots[n - 1];
-  m->count = n - 1;
-  free_mark_word(p) = 0;
-  return p;
+  void* p = magazine_pop(cls);
+  return __builtin_expect(p != nullptr, 1) ? p : class_alloc_slow(cls);
 }
 
 /* --- Large blocks -------------------------------------------------------------- */
@@ -245,38 +241,8 @@ void* kmalloc(size_t size) {
   return kmalloc_mid_or_large(size);
 }
 
-// kfree's inline path: an exact object start of a kmalloc cache's slab
-// (kfree_limit), not carrying the free mark (neither in a magazine nor free
-// in its slab: thread_cache.h), into the thread's magazine if it has room.
-// Anything else — a bad pointer, a large block, an object of another cache,
-// a full magazine, a caller's word that happens to equal the mark — takes
-// kfree_slow, which checks everything exactly under the lock and reports.
-void kfree(const void* ptr) {
-  void* p = const_cast<void*>(ptr);
-  uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  // In the page heap (nullptr is below it) and in a slab run?
-  if (__builtin_expect(a >= g_hot.window_base && a < g_hot.page_heap->top(), 1)) {
-    auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.info_bias + (a >> kPageShift) * sizeof(vm::PageInfo));
-    if (__builtin_expect(e->owner == vm::RunOwner::Slab, 1)) {
-      auto* s = static_cast<const SlabPage*>(e->owner_ptr);
-      const KmemCache* c = s->cache;
-#ifndef KHEAP_NO_FREE_CHECKS
-      if (__builtin_expect(fast_object_index(c, s, p) < c->kfree_limit && free_mark_word(p) != g_hot.free_mark, 1)) {
-#else
-      if (__builtin_expect(c->kfree_limit != 0, 1)) {  // measurement-only build: no boundary or double-free check
-#endif
-        auto& m = *reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + c->magazine_offset);
-        uint32_t n = m.count;
-        if (__builtin_expect(n < m.capacity, 1)) {
-          free_mark_word(p) = g_hot.free_mark;
-          m.slots[n] = p;
-          m.count = n + 1;
-          return;
-        }
-      }
-    }
-  }
-  kfree_slow(p);
+void kfree(const void* p) {
+  if (__builtin_expect(!kfree_fast(p), 0)) kfree_slow(const_cast<void*>(p));
 }
 
 /* --- The rest of the family ------------------------------------------------------ */

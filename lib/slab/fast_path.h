@@ -1,0 +1,62 @@
+// lib/slab/fast_path.h — kmalloc's and kfree's fast paths, the whole of them,
+// inline: a pop from / a push onto the calling thread's magazines
+// (thread_cache.h). kmalloc.cpp builds kmalloc/kfree on them; the host's
+// drop-in malloc (lib/host/malloc_shim.cpp) inlines them into malloc/free.
+// Both return "no" (nullptr / false) for everything they do not handle, and
+// the caller then takes the full, checked path — so they need no
+// initialisation check: before slab_init the thread cache is a placeholder
+// whose magazines are empty and full, and the page heap range is empty.
+#pragma once
+
+#include "slab/cache_internal.h"
+#include "slab/thread_cache.h"
+
+namespace kheap::slab {
+
+// A kmalloc of size class `cls` from the calling thread's alloc magazine, or
+// nullptr if it is empty. The object's free mark goes.
+inline void* magazine_pop(size_t cls) {
+  Magazine* m = &t_thread_cache->alloc[cls];
+  uint32_t n = m->count;
+  if (__builtin_expect(n == 0, 0)) return nullptr;
+  void* p = m->slots[n - 1];
+  m->count = n - 1;
+  free_mark_word(p) = 0;
+  return p;
+}
+
+// kmalloc(size) for size <= kSmallMax, or nullptr (take the slow path).
+inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.size_class[size]); }
+
+// kfree's inline path: an exact object start of a kmalloc cache's slab
+// (kfree_limit: 0 for other caches), not carrying the free mark (neither in a
+// magazine nor free in its slab: thread_cache.h), pushed onto the thread's
+// freed magazine if it has room. False for anything else — a bad pointer, a
+// large block, an object of another cache, a full magazine, a caller's word
+// that happens to equal the mark: the caller then takes kfree's checked path,
+// which looks at everything exactly, under the lock, and reports.
+inline bool kfree_fast(const void* ptr) {
+  void* p = const_cast<void*>(ptr);
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  // In the page heap (nullptr is below it) and in a slab run?
+  if (__builtin_expect(a < g_hot.window_base || a >= g_hot.page_heap->top(), 0)) return false;
+  auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.info_bias + (a >> kPageShift) * sizeof(vm::PageInfo));
+  if (__builtin_expect(e->owner != vm::RunOwner::Slab, 0)) return false;
+  auto* s = static_cast<const SlabPage*>(e->owner_ptr);
+  const KmemCache* c = s->cache;
+#ifndef KHEAP_NO_FREE_CHECKS
+  if (__builtin_expect(fast_object_index(c, s, p) >= c->kfree_limit || free_mark_word(p) == g_hot.free_mark, 0))
+    return false;
+#else
+  if (__builtin_expect(c->kfree_limit == 0, 0)) return false;  // measurement-only build: no boundary or double-free check
+#endif
+  auto* m = reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + c->magazine_offset);
+  uint32_t n = m->count;
+  if (__builtin_expect(n >= m->capacity, 0)) return false;
+  free_mark_word(p) = g_hot.free_mark;
+  m->slots[n] = p;
+  m->count = n + 1;
+  return true;
+}
+
+}  // namespace kheap::slab
