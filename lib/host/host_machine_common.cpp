@@ -6,6 +6,7 @@
 // (host_machine.cpp on Linux, host_machine_windows.cpp on Windows).
 #include "debug/roots.h"
 #include "host/host_machine.h"
+#include "slab/slab.h"
 #include "pmm/memory_map.h"
 
 namespace kheap::host {
@@ -28,6 +29,9 @@ void HostMachine::forget_stack() {
   // The break, page heap and buddy only describe memory the platform releases,
   // so they are simply forgotten.
   if (debug::g_roots.pmm == &pmm_) debug::publish_roots({nullptr, nullptr, nullptr, nullptr, 0});
+  // A slab layer over this machine forgets it too (its thread caches live in
+  // this memory: a thread's exit callback must not walk them afterwards).
+  if (slab_page_heap() == &page_heap_) slab_shutdown();
   page_heap_ = vm::PageHeap{};
   break_ = vm::KernelBreak{};
   pmm_ = pmm::BuddyAllocator{};

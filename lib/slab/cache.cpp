@@ -906,6 +906,17 @@ bool slab_init(vm::PageHeap* page_heap) {
 }
 
 vm::PageHeap* slab_page_heap() { return g_slab.page_heap; }
+
+void slab_shutdown() {
+  RecursiveGuard guard(g_slab.lock);
+  thread_cache_reset();
+  g_slab.ready = false;
+  g_slab.caches.reset();
+  g_slab.page_heap = nullptr;
+  slab::g_hot.page_heap = &slab::g_no_page_heap;
+  slab::g_hot.window_base = 0;
+  slab::g_hot.info_bias = 0;
+}
 RecursiveSpinlock& slab_lock() { return g_slab.lock; }
 void slab_fork_prepare() { g_slab.lock.lock(); }
 void slab_fork_parent() { g_slab.lock.unlock(); }

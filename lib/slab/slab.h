@@ -38,6 +38,10 @@ using KmemCtor = void (*)(void* object);
 // before must have exited).
 bool slab_init(vm::PageHeap* page_heap);
 vm::PageHeap* slab_page_heap();
+// Forget the page heap and everything on it, without touching it (its memory
+// is about to go: host tests tearing a machine down). kmalloc fails until the
+// next slab_init. Same conditions as slab_init.
+void slab_shutdown();
 
 // Threads. kmalloc/kfree take no lock while the calling thread's cache (a
 // magazine of free objects per size class) can serve them; everything else in

@@ -25,7 +25,7 @@ ThreadCacheList g_thread_caches;
 
 bool is_placeholder(const ThreadCache* tc) { return tc == &g_no_thread_cache || tc == &g_exited_thread_cache; }
 
-void release_at_exit(void* slot);
+void release_at_exit(void* arg);
 
 // The calling thread's cache, created on first use; nullptr if the thread has
 // exited (its exit callback ran) or there is no memory for a cache.
@@ -41,7 +41,7 @@ ThreadCache* own_cache_locked() {
   tc->magic = kThreadCacheMagic;
   g_thread_caches.push_back(tc);
   t_thread_cache = tc;
-  kheap_platform_at_thread_exit(release_at_exit, &t_thread_cache);
+  kheap_platform_at_thread_exit(release_at_exit, tc);
   return tc;
 }
 
@@ -74,19 +74,20 @@ void release_locked(ThreadCache* tc) {
   kmem_cache_free(&g_slab.thread_meta, tc);
 }
 
-// The exit callback: `slot` is the exiting thread's t_thread_cache. Its cache
-// is released only if it is one of this slab layer's (not left over from
-// before a slab_init, which forgets every cache).
-void release_at_exit(void* slot) {
-  auto** home = static_cast<ThreadCache**>(slot);
+// The exit callback, on the exiting thread: `arg` is its cache. Released only
+// if it is one of this slab layer's (not left over from before a slab_init or
+// slab_shutdown, which forget every cache without touching them).
+void release_at_exit(void* arg) {
+  auto* tc = static_cast<ThreadCache*>(arg);
   RecursiveGuard g(g_slab.lock);
-  ThreadCache* tc = *home;
   for (ThreadCache* live : g_thread_caches)
     if (live == tc) {
       release_locked(tc);
       break;
     }
-  *home = &g_exited_thread_cache;
+  // Later calls of this thread (other exit callbacks may still free) go to
+  // the slabs.
+  t_thread_cache = &g_exited_thread_cache;
 }
 
 }  // namespace
