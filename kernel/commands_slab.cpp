@@ -1,5 +1,6 @@
 // kernel/commands_slab.cpp — monitor commands for the slab layer:
 //   slabinfo        /proc/slabinfo (version 2.1) of every cache
+//   tcache          the CPU's thread cache (magazines of free kmalloc objects)
 //   block ADDR      what ADDR is: page-heap run, slab, cache, object index and offset, allocated or free
 //   kmalloc N       allocate N bytes; prints the object's 0x address first on the line
 //   kfree ADDR      free it (a bad or repeated kfree is reported and refused; the prompt comes back)
@@ -51,6 +52,11 @@ MONITOR_COMMAND(slabinfo, "", "the slab caches, in /proc/slabinfo 2.1 format") {
   return 0;
 }
 
+MONITOR_COMMAND(tcache, "", "the CPU's thread cache: objects in its magazines, per size class") {
+  print_thread_cache();
+  return 0;
+}
+
 MONITOR_COMMAND(block, "ADDR|last[+N]", "what ADDR is: run, slab, cache, object index and offset, allocated or free") {
   void* p;
   if (!parse_address("block", argc, argv, &p)) return 1;
@@ -74,7 +80,8 @@ MONITOR_COMMAND(block, "ADDR|last[+N]", "what ADDR is: run, slab, cache, object 
     case BlockInfo::SlabObject:
       print("0x%08x: object %zu of cache %s (object size %zu) at 0x%08x, offset %zu, %s; slab run 0x%08x (%zu pages)\n",
             u32(p), b.object_index, b.cache_name, b.object_size, u32(b.object_start), b.offset,
-            b.allocated ? "allocated" : "free", u32(b.run_start), b.run_pages);
+            b.allocated ? "allocated" : b.in_thread_cache ? "free (in the CPU's thread cache)" : "free",
+            u32(b.run_start), b.run_pages);
       break;
     case BlockInfo::LargeBlock:
       print("0x%08x: large kmalloc block at 0x%08x (%zu bytes asked, run 0x%08x, %zu pages), offset %zd, %s\n",

@@ -78,11 +78,15 @@ struct BlockInfo {
   void* object_start;
   size_t offset;        // addr - object_start (or addr - run_start)
   bool allocated;
+  bool in_thread_cache; // a free kmalloc object held by a thread cache's magazine (the slab counts it as in use)
 };
 BlockInfo describe_address(const void* addr);
 
 // /proc/slabinfo 2.1 format, through print().
 void print_slabinfo();
+// The calling thread's (the CPU's) cache: per size class with cached
+// objects, the alloc and freed magazines' counts and capacities.
+void print_thread_cache();
 
 // Iteration over caches, for reports and the gdb/monitor views.
 struct CacheStats {

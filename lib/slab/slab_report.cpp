@@ -74,6 +74,28 @@ void print_slabinfo() {
   }
 }
 
+void print_thread_cache() {
+  RecursiveGuard guard(g_slab.lock);
+  const ThreadCache* tc = t_thread_cache;
+  if (tc == &g_no_thread_cache || tc == &g_exited_thread_cache) {
+    print("thread cache: none yet (made on the first kmalloc that misses)\n");
+    return;
+  }
+  print("thread cache %p: magazines with objects (alloc: kmalloc pops, freed: kfree pushes)\n",
+        static_cast<const void*>(tc));
+  size_t total = 0, bytes = 0;
+  for (size_t i = 0; i < kNumClasses; ++i) {
+    const Magazine& a = tc->alloc[i];
+    const Magazine& f = tc->freed[i];
+    if (!a.count && !f.count) continue;
+    print("  %-14s alloc %2u/%-2u  freed %2u/%-2u\n", g_hot.class_cache[i]->name, a.count, a.capacity, f.count,
+          f.capacity);
+    total += a.count + f.count;
+    bytes += (a.count + f.count) * kClassSizes[i];
+  }
+  print("  %zu objects cached, %zu bytes\n", total, bytes);
+}
+
 BlockInfo describe_address(const void* addr) {
   RecursiveGuard guard(g_slab.lock);
   BlockInfo b{};
@@ -134,9 +156,9 @@ BlockInfo describe_address(const void* addr) {
   b.object_index = index;
   b.object_start = object_at(c, s, index);
   b.offset = a - reinterpret_cast<uintptr_t>(b.object_start);
-  b.allocated = !object_is_free(c, s, b.object_start) &&
-                !(c->tc_class < kNumClasses && free_mark_word(b.object_start) == g_hot.free_mark &&
-                  thread_cache_holding(b.object_start));
+  b.in_thread_cache = c->tc_class < kNumClasses && free_mark_word(b.object_start) == g_hot.free_mark &&
+                      thread_cache_holding(b.object_start);
+  b.allocated = !object_is_free(c, s, b.object_start) && !b.in_thread_cache;
   return b;
 }
 
