@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -352,6 +353,59 @@ TEST_F(ThreadCacheTest, TwoHeapsInTwoThreadsAtOnce) {
   b.join();
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(report_count(), 0u) << last_report().text;
+}
+
+}  // namespace
+
+namespace {
+
+// Normal mode: a write into the first word of a freed kmalloc object (where
+// free-list allocators keep their link, so where hijacks write) is reported
+// when the object would be reused, and the object is never handed out.
+TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoTheFirstWordIsReportedAtReuse) {
+  void* keep = kmalloc(64);
+  void* p = kmalloc(64);
+  kfree(p);
+  static char target[64];
+  *static_cast<void**>(p) = target;  // a "free-list hijack"
+  // p waits in the freed magazine; it comes up for reuse once the alloc
+  // magazine has run dry and takes the freed one's objects.
+  std::vector<void*> v;
+  for (int i = 0; i < 200 && report_count() == 0; ++i) v.push_back(kmalloc(64));
+  ASSERT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::UseAfterFreeWrite);
+  std::string text = last_report().text;
+  EXPECT_NE(text.find("use-after-free write"), std::string::npos) << text;
+  EXPECT_NE(text.find("kmalloc-64"), std::string::npos) << text;
+  EXPECT_NE(text.find("first bytes:"), std::string::npos) << text;
+  // p is out of use: never handed out again, and no allocation is the target.
+  for (int i = 0; i < 2000; ++i) v.push_back(kmalloc(64));
+  for (void* x : v) {
+    EXPECT_NE(x, p);
+    EXPECT_NE(x, static_cast<void*>(target));
+  }
+  for (void* x : v) kfree(x);
+  kfree(keep);
+  EXPECT_EQ(report_count(), 1u);
+  EXPECT_TRUE(slab_check());
+}
+
+TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoAnObjectBackInItsSlabIsReportedAtRefill) {
+  std::vector<void*> v;
+  for (int i = 0; i < 400; ++i) v.push_back(kmalloc(96));
+  void* victim = v[5];
+  for (size_t i = 1; i < v.size(); ++i) kfree(v[i]);  // victim drains back to its slab (v[0] keeps the slab)
+  ASSERT_FALSE(slab::thread_cache_holding(victim));
+  std::memset(victim, 0x41, 8);
+  std::vector<void*> w;
+  for (int i = 0; i < 400; ++i) w.push_back(kmalloc(96));
+  ASSERT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::UseAfterFreeWrite);
+  EXPECT_NE(std::string(last_report().text).find("41 41 41 41"), std::string::npos) << last_report().text;
+  for (void* x : w) EXPECT_NE(x, victim);
+  for (void* x : w) kfree(x);
+  kfree(v[0]);
+  EXPECT_TRUE(slab_check());
 }
 
 }  // namespace

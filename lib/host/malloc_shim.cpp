@@ -226,9 +226,21 @@ __attribute__((destructor)) void shim_destructor() {
 
 namespace {
 
+// A report while allocating (a use-after-free write found at reuse): abort,
+// or go on with KHEAP_ON_ERROR=continue (the damaged object is out of use).
+__attribute__((noinline, cold)) void heap_damaged(const char* op) {
+  if (g_settings.continue_on_error) return;
+  char msg[160];
+  format(msg, sizeof msg, "kheap: %s found the heap damaged: aborting (KHEAP_ON_ERROR=continue goes on)\n", op);
+  write_err(msg);
+  abort();
+}
+
 __attribute__((noinline)) void* malloc_slow(size_t n) {
   if (!ready()) return fail_nomem();
+  uint32_t reports = report_count();
   void* p = alloc(n);
+  if (__builtin_expect(report_count() != reports, 0)) heap_damaged("malloc");
   if (__builtin_expect(p == nullptr, 0)) {
     count(&Counters::failures);
     return fail_nomem();

@@ -14,12 +14,15 @@
 namespace kheap::slab {
 
 // A kmalloc of size class `cls` from the calling thread's alloc magazine, or
-// nullptr if it is empty. The object's free mark goes.
+// nullptr if it is empty or its top object's free mark was overwritten (the
+// slow path reports that). The object's free mark goes.
 inline void* magazine_pop(size_t cls) {
   Magazine* m = &t_thread_cache->alloc[cls];
+  asm("" : "+r"(m));  // address slots from m (GCC otherwise rebuilds cls * 64 + n - 1 from the cache base)
   uint32_t n = m->count;
   if (__builtin_expect(n == 0, 0)) return nullptr;
   void* p = m->slots[n - 1];
+  if (__builtin_expect(free_mark_word(p) != g_hot.free_mark, 0)) return nullptr;
   m->count = n - 1;
   free_mark_word(p) = 0;
   return p;

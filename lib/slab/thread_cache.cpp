@@ -90,23 +90,60 @@ void release_at_exit(void* arg) {
   t_thread_cache = &g_exited_thread_cache;
 }
 
+// Drop (report) overwritten objects from the top of `m`; true if an intact one is on top.
+bool intact_top(Magazine& m) {
+  while (m.count) {
+    void* p = m.slots[m.count - 1];
+    if (free_mark_word(p) == g_hot.free_mark) return true;
+    --m.count;
+    report_free_mark_overwritten(p, "kmalloc");
+  }
+  return false;
+}
+
 }  // namespace
+
+void report_free_mark_overwritten(void* p, const char* where) {
+  RecursiveGuard g(g_slab.lock);
+  const SlabPage* s = slab_page_of(p);
+  const KmemCache* c = s ? s->cache : nullptr;
+  char bytes[3 * 16 + 1];
+  format_hex_bytes(bytes, sizeof bytes, p, c && c->size < 16 ? c->size : 16);
+  // The object stays allocated as far as its slab knows: it is never handed
+  // out again (a leak of one object, rather than memory someone may still be
+  // writing to).
+  report_bug(BugClass::UseAfterFreeWrite,
+             "%s: object %zu of cache %s (object size %zu) at %p was written after it was freed\n"
+             "  first bytes: %s (its first word should hold the free mark %#zx)\n"
+             "  the object is taken out of use\n",
+             where, c ? static_cast<size_t>(object_index(c, s, p)) : ~size_t{0}, c ? c->name : "?",
+             c ? c->size : 0, p, bytes, static_cast<size_t>(g_hot.free_mark));
+}
 
 bool thread_cache_refill(size_t cls) {
   ThreadCache* tc = t_thread_cache;
-  if (!is_placeholder(tc) && tc->freed[cls].count) {  // the thread's own frees: no lock
-    move_all(tc->freed[cls], tc->alloc[cls]);
-    return true;
+  if (!is_placeholder(tc)) {
+    Magazine& a = tc->alloc[cls];
+    if (a.count && intact_top(a)) return true;
+    if (!a.count && tc->freed[cls].count) {  // the thread's own frees: no lock
+      move_all(tc->freed[cls], a);
+      if (intact_top(a)) return true;
+    }
   }
   RecursiveGuard g(g_slab.lock);
   if (!(tc = own_cache_locked())) return false;
   Magazine& m = tc->alloc[cls];
-  if (m.count) return true;
+  if (intact_top(m)) return true;
   KmemCache* c = g_hot.class_cache[cls];
-  // (Objects free in a slab carry the free mark already.)
   for (uint32_t want = m.capacity / 2; m.count < want;) {
     void* p = cache_alloc_locked(c);
     if (!p) break;
+    // Objects free in a slab carry the free mark (drained from a magazine or
+    // never used); one without it was written after its free.
+    if (free_mark_word(p) != g_hot.free_mark) {
+      report_free_mark_overwritten(p, "kmalloc (refill)");
+      continue;
+    }
     m.slots[m.count++] = p;
   }
   return m.count != 0;

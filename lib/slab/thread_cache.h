@@ -21,16 +21,25 @@
 //                has one, for its one CPU. Every thread cache is on
 //                g_slab.thread_caches (under the slab lock).
 //   free mark    every free kmalloc object — in a magazine or free in its
-//                slab — holds g_hot.free_mark in its second word (object sizes
-//                are >= 2 words); kmalloc clears it, kfree and new slabs set
-//                it. kfree's inline path sends every object that carries the
-//                mark to the exact check under the lock: the slab's free bit
-//                (free in the slab), then a search of the magazines (free in
-//                a magazine; the slabs count those as allocated). The mark is
-//                a random per-boot value: a caller's data equal to it only
-//                costs that check. A double free goes unnoticed only if a
-//                use-after-free write changed that word in between (glibc's
-//                tcache key has the same gap; debug mode's poison closes it).
+//                slab — holds g_hot.free_mark in its first word; kmalloc
+//                clears it, kfree and new slabs set it. Two uses:
+//                 - double free: kfree's inline path sends every object that
+//                   carries the mark to the exact check under the lock: the
+//                   slab's free bit (free in the slab), then a search of the
+//                   magazines (free in a magazine; the slabs count those as
+//                   allocated). A caller's data equal to the mark (a random
+//                   per-boot value) only costs that check.
+//                 - use-after-free writes: kmalloc hands out an object only
+//                   if its mark is intact. A write into the first word of a
+//                   freed object — where other allocators keep their free-list
+//                   pointer, so where free-list hijacks write — is reported
+//                   (use-after-free write, with the bytes found) when the
+//                   object would be reused, and the object is taken out of
+//                   use (never handed out again).
+//                A double free goes unnoticed only if a use-after-free write
+//                changed the mark in between and the object was not reused
+//                since (glibc's tcache key has the same gap); writes elsewhere
+//                in a freed object are debug mode's (poison) to find.
 //
 // Objects of one thread freed by another simply go into the freeing thread's
 // magazine (any thread may allocate or free any object); thread caches hold
@@ -81,13 +90,19 @@ inline uint32_t magazine_capacity(size_t size) {
   return n > kMagazineMax ? kMagazineMax : n < 8 ? 8 : static_cast<uint32_t>(n);
 }
 
-inline uintptr_t& free_mark_word(void* object) { return static_cast<uintptr_t*>(object)[1]; }
+inline uintptr_t& free_mark_word(void* object) { return static_cast<uintptr_t*>(object)[0]; }
 
 // The slow sides, under the slab lock (taken inside). Both return false only
 // when nothing could be done (no memory; the thread has exited).
-// Refill alloc magazine `cls` of the calling thread (creating its cache
-// first if needed); afterwards it holds at least one object.
+// Make the top of alloc magazine `cls` of the calling thread an object with
+// an intact free mark: objects whose mark was overwritten are reported and
+// dropped; an empty magazine takes the freed one's objects or is refilled
+// from the slabs (creating the thread's cache first if needed). False if
+// nothing is left (no memory, or the thread has no cache).
 bool thread_cache_refill(size_t cls);
+// Report a kmalloc object whose free mark was overwritten while it was free
+// (found at `where`), and keep it out of use. Under the slab lock.
+void report_free_mark_overwritten(void* object, const char* where);
 // Make room in freed magazine `cls` of the calling thread's cache (creating
 // it first if needed); false if the thread has no cache (free to the slab).
 bool thread_cache_make_room(size_t cls);
