@@ -39,6 +39,7 @@
 #include "core/report.h"
 #include "platform/platform.h"
 #include "slab/cache_internal.h"
+#include "slab/slab_debug.h"
 
 namespace kheap::slab {
 
@@ -227,11 +228,13 @@ using namespace slab;
 /* --- The fast paths ------------------------------------------------------------- */
 
 void* kmalloc(size_t size) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kmalloc(size, __builtin_return_address(0));
   if (__builtin_expect(size <= kSmallMax, 1)) return cache_alloc(g_hot.class_cache[g_hot.size_class[size]]);
   return kmalloc_mid_or_large(size);
 }
 
 void kfree(const void* ptr) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kfree(ptr, __builtin_return_address(0));
   void* p = const_cast<void*>(ptr);
   uintptr_t a = reinterpret_cast<uintptr_t>(p);
   // In the page heap (nullptr is below it) and in a slab run?
@@ -265,12 +268,14 @@ void kfree(const void* ptr) {
 /* --- The rest of the family ------------------------------------------------------ */
 
 void* kzalloc(size_t size) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kzalloc(size, __builtin_return_address(0));
   void* p = kmalloc(size);
   if (p) memset(p, 0, size);
   return p;
 }
 
 void* kmalloc_aligned(size_t size, size_t align) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kmalloc_aligned(size, align, __builtin_return_address(0));
   if (!is_power_of_two(align)) {
     report_bug(BugClass::BadArgument, "kmalloc_aligned(%zu, %zu): alignment is not a power of two\n", size, align);
     return nullptr;
@@ -284,12 +289,14 @@ void* kmalloc_aligned(size_t size, size_t align) {
 }
 
 size_t ksize(const void* p) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_ksize(p);
   if (!p) return 0;
   Block b;
   return find_block(p, "ksize", false, &b) ? b.usable : 0;
 }
 
 void* krealloc(void* p, size_t new_size) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_krealloc(p, new_size, __builtin_return_address(0));
   if (!p) return kmalloc(new_size);
   Block b;
   if (!find_block(p, "krealloc", true, &b)) return nullptr;
