@@ -10,13 +10,15 @@
 // Invariants
 //   - every live debug object is on g_live (allocation order, seq ascending),
 //     every freed one not yet given back is on g_quarantine (free order);
-//     their headers have magic kLiveMagic / kFreedMagic and a check word
+//     their headers have magic kLiveMagic / kQuarantinedMagic and a check word
 //     (header_check) over every field but the links and itself.
 //   - a freed object's bytes are 0x6b (poison on), its redzones 0xbb (both
 //     filled always, verified only when the block's checks say so).
-//   - a block given back to the allocator keeps its kFreedMagic header (the
-//     allocator writes nothing into free objects), so a later double free is
-//     still recognized and a later reuse verifies the poison first.
+//   - a block given back to the allocator keeps its header, as kReleasedMagic
+//     (the allocator writes nothing into free objects), so a later double free
+//     is still recognized and a later reuse verifies the poison first. Such a
+//     stale header in a block the allocator handed out again as a plain block
+//     (allocated + kReleasedMagic) is no debug header: debug_header_of().
 //   - g_slab_debug_active == setting on, or debug objects/caches exist.
 // Reports name the bug class, the object (address, size, cache), the debug
 // block (cache or large run, object index), the offending bytes in hex and
@@ -42,7 +44,8 @@ namespace kheap::slab::debug {
 namespace {
 
 constexpr uint32_t kLiveMagic = 0xDEB6A11C;
-constexpr uint32_t kFreedMagic = 0xDEB6F4EE;
+constexpr uint32_t kQuarantinedMagic = 0xDEB6F4EE;  // freed, waiting in the quarantine
+constexpr uint32_t kReleasedMagic = 0xDEB6DEAD;     // freed and given back to the allocator
 constexpr size_t kRedzone = 16;           // at least this many bytes on each side
 constexpr size_t kMaxDebugCaches = 32;
 constexpr size_t kDefaultQuarantineObjects = 256;
@@ -138,7 +141,8 @@ void seal(DebugHeader* h) { h->check = header_check(h); }
 
 // A header that is what it claims (a debug block of these geometry bounds).
 bool header_ok(const DebugHeader* h, size_t raw_usable) {
-  return (h->magic == kLiveMagic || h->magic == kFreedMagic) && h->check == header_check(h) &&
+  return (h->magic == kLiveMagic || h->magic == kQuarantinedMagic || h->magic == kReleasedMagic) &&
+         h->check == header_check(h) &&
          h->prefix >= kHeaderBytes + kRedzone && h->raw_size <= raw_usable && h->prefix <= h->raw_size &&
          h->size <= h->raw_size - h->prefix;
 }
@@ -213,7 +217,7 @@ void describe_object(Text& t, const DebugHeader* h, bool sites) {
     t.add("  debug block %p: large block (%zu pages)\n", static_cast<const void*>(h), w.run_pages);
   if (!sites) return;
   if (h->alloc_site || (h->checks & kSlabDebugUser)) add_site(t, "allocated at", h->alloc_site);
-  if (h->magic == kFreedMagic && (h->free_site || (h->checks & kSlabDebugUser))) add_site(t, "freed at", h->free_site);
+  if (h->magic != kLiveMagic && (h->free_site || (h->checks & kSlabDebugUser))) add_site(t, "freed at", h->free_site);
 }
 
 // "bytes at ADDR (offset +N): xx xx ... (expected bb)"
@@ -294,6 +298,8 @@ void release(DebugHeader* h) {
   KHEAP_ASSERT(w.kind != Where::None && w.allocated && w.offset == 0);
   if (!verify_redzones(h, "quarantine", user_of(h), nullptr) | !verify_poison(h, "leaving the quarantine"))
     restore_freed(h);  // reported once: not again when the block is reused
+  h->magic = kReleasedMagic;
+  seal(h);
   free_block(w);
 }
 
@@ -325,7 +331,7 @@ void flush_quarantine_locked(const KmemCache* only) {
 // back, and a run made later at the same address may get other frames for
 // its other pages (so only one page's contents are known to have stayed).
 void verify_reuse(const DebugHeader* h, size_t usable) {
-  if (h->magic != kFreedMagic || !header_ok(h, usable)) return;
+  if (h->magic != kReleasedMagic || !header_ok(h, usable)) return;
   uintptr_t first = reinterpret_cast<uintptr_t>(h), last = first + h->raw_size - 1;
   if ((first >> kPageShift) != (last >> kPageShift)) return;
   verify_redzones(h, "reuse", user_of(h), nullptr);
@@ -393,7 +399,10 @@ DebugHeader* debug_header_of(const void* p, Where* w) {
   if (w->kind == Where::None) return nullptr;
   auto* h = reinterpret_cast<DebugHeader*>(w->start);
   if (w->usable < kPrefix || !header_ok(h, w->usable)) return nullptr;
-  return h;
+  // Live and quarantined debug blocks are allocated, released ones free; a
+  // released header in an allocated block is stale (a plain block now).
+  bool debug = h->magic == kReleasedMagic ? !w->allocated : w->allocated;
+  return debug ? h : nullptr;
 }
 
 void report_interior(BugClass cls, const char* op, const void* p, const DebugHeader* h, const void* site) {
@@ -483,17 +492,18 @@ bool free_locked(const void* p, KmemCache* expected, const char* op, const void*
     check_plain(p, nullptr, op, true, &w);  // the normal WrongHeap report
     return false;
   }
-  if (h->magic == kFreedMagic || !w.allocated) {
+  if (h->magic != kLiveMagic) {
     report_double_free(op, p, h, site);
     return false;
   }
   if (!verify_redzones(h, op, p, site)) return false;  // refused: the object stays live (and listed)
   list_remove(g.live, h, h->size);
-  h->magic = kFreedMagic;
+  bool quarantine = (h->checks & kSlabDebugQuarantine) && (g.config.checks & kSlabDebugQuarantine);
+  h->magic = quarantine ? kQuarantinedMagic : kReleasedMagic;
   h->free_site = (h->checks & kSlabDebugUser) ? site : nullptr;
   seal(h);
   if (h->checks & kSlabDebugPoison) memset(user_of(h), kSlabDebugFreeByte, h->size);
-  if ((h->checks & kSlabDebugQuarantine) && (g.config.checks & kSlabDebugQuarantine)) {
+  if (quarantine) {
     list_append(g.quarantine, h, h->raw_size);
     trim_quarantine();
   } else {
@@ -523,7 +533,7 @@ bool live_size_locked(const void* p, const char* op, bool frees, size_t* size, c
     report_interior(bad, op, p, h, site);
     return false;
   }
-  if (h->magic == kFreedMagic || !w.allocated) {
+  if (h->magic != kLiveMagic) {
     if (frees) {
       report_double_free(op, p, h, site);
     } else {
@@ -564,7 +574,7 @@ void validate_list(const DebugList& l, uint32_t magic, const char* what) {
       return;
     }
     verify_redzones(h, "validate", user_of(h), nullptr);
-    if (magic == kFreedMagic) verify_poison(h, "validate");
+    if (magic == kQuarantinedMagic) verify_poison(h, "validate");
   }
   if (n != l.count) {
     Text t;
@@ -573,7 +583,7 @@ void validate_list(const DebugList& l, uint32_t magic, const char* what) {
   }
 }
 
-void fill_object(SlabDebugObject* out, const DebugHeader* h, bool allocated) {
+void fill_object(SlabDebugObject* out, const DebugHeader* h) {
   out->object = const_cast<char*>(user_of(h));
   out->size = h->size;
   out->cache_name = kmalloc_name(h->cache);
@@ -581,7 +591,7 @@ void fill_object(SlabDebugObject* out, const DebugHeader* h, bool allocated) {
   out->alloc_site = h->alloc_site;
   out->free_site = h->free_site;
   out->live = h->magic == kLiveMagic;
-  out->quarantined = h->magic == kFreedMagic && allocated;
+  out->quarantined = h->magic == kQuarantinedMagic;
 }
 
 void assign_config(const DebugConfig& c) {
@@ -665,7 +675,7 @@ bool slab_debug_lookup(const void* p, SlabDebugObject* out) {
   Where w;
   DebugHeader* h = debug_header_of(p, &w);
   if (!h || user_of(h) != p) return false;
-  fill_object(out, h, w.allocated);
+  fill_object(out, h);
   return true;
 }
 
@@ -677,7 +687,7 @@ size_t slab_debug_for_each_live(SlabDebugVisitor fn, void* context) {
     Where w = locate(h);
     if (w.kind == Where::None || !header_ok(h, w.usable)) break;  // validate() reports it
     SlabDebugObject o;
-    fill_object(&o, h, true);
+    fill_object(&o, h);
     ++n;
     if (!fn(context, o)) break;
   }
@@ -695,7 +705,7 @@ size_t slab_debug_validate() {
   Guard guard;
   size_t before = g.problems;
   validate_list(g.live, kLiveMagic, "live");
-  validate_list(g.quarantine, kFreedMagic, "quarantined");
+  validate_list(g.quarantine, kQuarantinedMagic, "quarantined");
   return g.problems - before;
 }
 
