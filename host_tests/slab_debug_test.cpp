@@ -517,83 +517,100 @@ TEST(SlabDebugSpec, ParsesTheSlubDebugForms) {
   EXPECT_FALSE(g_slab_debug_active);
 }
 
-// Random kmalloc/kzalloc/kmalloc_aligned/krealloc/kfree in debug mode against a
-// model: contents preserved, no two live objects overlap, validate clean, no
-// report; at the end everything goes back.
+// Random kmalloc/kzalloc/kmalloc_aligned/krealloc/kfree in debug mode (every
+// class, or a few: plain blocks mixed in) against a model: contents preserved,
+// no two live objects overlap, validate clean, no report; at the end
+// everything goes back.
 TEST_F(SlabDebugTest, RandomOperationsAgainstAModel) {
   slab_debug_set_quarantine(64, 256 << 10);
-  std::mt19937_64 rng(0x5eed);
-  struct Obj {
-    size_t size;
-    uint8_t fill;
-  };
-  std::map<uintptr_t, Obj> live;
-  auto check_contents = [](const unsigned char* p, const Obj& o) {
-    for (size_t i = 0; i < o.size; ++i)
-      if (p[i] != o.fill) return false;
-    return true;
-  };
-  auto pick_size = [&]() -> size_t {
-    switch (rng() % 8) {
-      case 0: return rng() % 16;
-      case 1: return 9000 + rng() % 20000;
-      default: return rng() % 1500;
-    }
-  };
-  for (int step = 0; step < 6000; ++step) {
-    unsigned op = rng() % 10;
-    if (live.empty() || op < 4) {
-      size_t n = pick_size();
-      unsigned char* p;
-      if (op == 1) p = static_cast<unsigned char*>(kzalloc(n));
-      else if (op == 2) p = static_cast<unsigned char*>(kmalloc_aligned(n, size_t{1} << (rng() % 10)));
-      else p = static_cast<unsigned char*>(kmalloc(n));
-      ASSERT_NE(p, nullptr);
-      if (op == 1) { ASSERT_TRUE(check_contents(p, Obj{n, 0})); }
-      EXPECT_EQ(ksize(p), n);
-      uint8_t fill = static_cast<uint8_t>(rng());
-      memset(p, fill, n);
-      live[reinterpret_cast<uintptr_t>(p)] = Obj{n, fill};
-    } else {
-      auto it = live.begin();
-      std::advance(it, static_cast<long>(rng() % live.size()));
-      auto* p = reinterpret_cast<unsigned char*>(it->first);
-      Obj o = it->second;
-      ASSERT_TRUE(check_contents(p, o)) << step;
-      live.erase(it);
-      if (op < 7) {
-        kfree(p);
-      } else {
-        size_t n = pick_size();
-        auto* q = static_cast<unsigned char*>(krealloc(p, n));
-        if (n == 0) {
-          EXPECT_EQ(q, nullptr);
-          continue;
-        }
-        ASSERT_NE(q, nullptr);
-        ASSERT_TRUE(check_contents(q, Obj{std::min(n, o.size), o.fill})) << step;
-        memset(q, o.fill, n);
-        live[reinterpret_cast<uintptr_t>(q)] = Obj{n, o.fill};
+  for (uint64_t seed : {0x5eedull, 1ull, 2ull, 3ull}) {
+    SCOPED_TRACE(seed);
+    // Every class debugged, or some (then the others are plain blocks under debug mode).
+    ASSERT_TRUE(slab_debug_configure(seed % 2 ? "slub_debug" : "FZPUQ,kmalloc-64,kmalloc-1*,kmalloc-large"));
+    std::mt19937_64 rng(seed);
+    struct Obj {
+      size_t size;
+      uint8_t fill;
+    };
+    std::map<uintptr_t, Obj> live;
+    auto check_contents = [](const unsigned char* p, const Obj& o) {
+      for (size_t i = 0; i < o.size; ++i)
+        if (p[i] != o.fill) return false;
+      return true;
+    };
+    auto pick_size = [&]() -> size_t {
+      switch (rng() % 8) {
+        case 0: return rng() % 16;
+        case 1: return 9000 + rng() % 20000;
+        default: return rng() % 1500;
       }
+    };
+    for (int step = 0; step < 6000; ++step) {
+      unsigned op = rng() % 10;
+      if (live.empty() || op < 4) {
+        size_t n = pick_size();
+        unsigned char* p;
+        if (op == 1) p = static_cast<unsigned char*>(kzalloc(n));
+        else if (op == 2) p = static_cast<unsigned char*>(kmalloc_aligned(n, size_t{1} << (rng() % 10)));
+        else p = static_cast<unsigned char*>(kmalloc(n));
+        ASSERT_NE(p, nullptr);
+        if (op == 1) { ASSERT_TRUE(check_contents(p, Obj{n, 0})); }
+        SlabDebugObject dbg;
+        if (slab_debug_lookup(p, &dbg)) {
+          EXPECT_EQ(ksize(p), n);
+        } else {
+          EXPECT_GE(ksize(p), kmalloc_good_size(n));  // a class with the alignment may be larger
+        }
+        uint8_t fill = static_cast<uint8_t>(rng());
+        memset(p, fill, n);
+        live[reinterpret_cast<uintptr_t>(p)] = Obj{n, fill};
+      } else {
+        auto it = live.begin();
+        std::advance(it, static_cast<long>(rng() % live.size()));
+        auto* p = reinterpret_cast<unsigned char*>(it->first);
+        Obj o = it->second;
+        ASSERT_TRUE(check_contents(p, o)) << step;
+        live.erase(it);
+        if (op < 7) {
+          kfree(p);
+        } else {
+          size_t n = pick_size();
+          auto* q = static_cast<unsigned char*>(krealloc(p, n));
+          if (n == 0) {
+            EXPECT_EQ(q, nullptr);
+            continue;
+          }
+          ASSERT_NE(q, nullptr);
+          ASSERT_TRUE(check_contents(q, Obj{std::min(n, o.size), o.fill})) << step;
+          memset(q, o.fill, n);
+          live[reinterpret_cast<uintptr_t>(q)] = Obj{n, o.fill};
+        }
+      }
+      if (step % 500 == 0) { ASSERT_EQ(slab_debug_validate(), 0u) << step; }
     }
-    if (step % 500 == 0) { ASSERT_EQ(slab_debug_validate(), 0u) << step; }
+    // No overlaps: each object ends before the next begins.
+    uintptr_t end = 0;
+    for (auto& [a, o] : live) {
+      EXPECT_GE(a, end);
+      end = a + o.size;
+    }
+    size_t debugged = 0;
+    for (auto& [a, o] : live) {
+      SlabDebugObject dbg;
+      debugged += slab_debug_lookup(reinterpret_cast<void*>(a), &dbg) && dbg.live && dbg.size == o.size;
+    }
+    EXPECT_EQ(slab_debug_stats().live_objects, debugged);
+    if (seed % 2) { EXPECT_EQ(debugged, live.size()); }
+    EXPECT_EQ(slab_debug_validate(), 0u);
+    for (auto& [a, o] : live) {
+      ASSERT_TRUE(check_contents(reinterpret_cast<unsigned char*>(a), o));
+      kfree(reinterpret_cast<void*>(a));
+    }
+    slab_debug_flush_quarantine();
+    EXPECT_EQ(report_count(), 0u) << last_text();
+    EXPECT_EQ(slab_debug_stats().live_objects, 0u);
+    EXPECT_TRUE(slab_check());
   }
-  // No overlaps: each object ends before the next begins.
-  uintptr_t end = 0;
-  for (auto& [a, o] : live) {
-    EXPECT_GE(a, end);
-    end = a + o.size;
-  }
-  EXPECT_EQ(slab_debug_stats().live_objects, live.size());
-  EXPECT_EQ(slab_debug_validate(), 0u);
-  for (auto& [a, o] : live) {
-    ASSERT_TRUE(check_contents(reinterpret_cast<unsigned char*>(a), o));
-    kfree(reinterpret_cast<void*>(a));
-  }
-  slab_debug_flush_quarantine();
-  EXPECT_EQ(report_count(), 0u) << last_text();
-  EXPECT_EQ(slab_debug_stats().live_objects, 0u);
-  EXPECT_TRUE(slab_check());
   EXPECT_TRUE(slab_debug_configure("-"));
   EXPECT_FALSE(g_slab_debug_active);
 }
