@@ -8,8 +8,8 @@
 //   | DebugHeader (magic…) | left redzone (0xbb)    | object                  | right redzone (0xbb) |
 //
 // Invariants
-//   - every live debug object is on g_live (allocation order, seq ascending),
-//     every freed one not yet given back is on g_quarantine (free order);
+//   - every live debug object is on g.live (allocation order, seq ascending),
+//     every freed one not yet given back is on g.quarantine (free order);
 //     their headers have magic kLiveMagic / kQuarantinedMagic and a check word
 //     (header_check) over every field but the links and itself.
 //   - a freed object's bytes are 0x6b (poison on), its redzones 0xbb (both
@@ -19,11 +19,16 @@
 //     is still recognized and a later reuse verifies the poison first. Such a
 //     stale header in a block the allocator handed out again as a plain block
 //     (allocated + kReleasedMagic) is no debug header: debug_header_of().
+//     Reuse verification is limited to blocks inside one page: a slab or large
+//     run made again at the same address may get other frames for its pages.
 //   - g_slab_debug_active == setting on, or debug objects/caches exist.
 // Reports name the bug class, the object (address, size, cache), the debug
 // block (cache or large run, object index), the offending bytes in hex and
 // the alloc/free sites. The caller's operation is refused (nothing changed)
 // when its pointer is bad or the object is corrupt.
+//
+// Locking: g_lock around every public function (never held while a cache
+// constructor runs); reports are made with it held (they do not allocate).
 #include "core/bitops.h"
 #include "core/checked.h"
 #include "core/format.h"
@@ -69,6 +74,7 @@ struct DebugHeader {
 
 constexpr size_t kHeaderBytes = align_up(sizeof(DebugHeader), kMinAlign);
 constexpr size_t kPrefix = align_up(kHeaderBytes + kRedzone, kMinAlign);  // for kMinAlign objects
+static_assert(kPrefix % kMinAlign == 0 && kPrefix - kHeaderBytes >= kRedzone);
 
 struct DebugList {
   DebugHeader* head;
@@ -338,7 +344,7 @@ void verify_reuse(const DebugHeader* h, size_t usable) {
   verify_poison(h, "reusing its memory");
 }
 
-enum class Fill { AllocPoison, Zero, None };
+enum class Fill { AllocPoison, Zero };
 
 // Lay a debug object out in `block` (usable bytes) and list it. Locked.
 char* make_object(char* block, size_t usable, size_t prefix, size_t size, KmemCache* cache, uint32_t checks,
