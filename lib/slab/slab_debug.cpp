@@ -302,8 +302,9 @@ void restore_freed(DebugHeader* h) {
 void release(DebugHeader* h) {
   Where w = locate(h);
   KHEAP_ASSERT(w.kind != Where::None && w.allocated && w.offset == 0);
-  if (!verify_redzones(h, "quarantine", user_of(h), nullptr) | !verify_poison(h, "leaving the quarantine"))
-    restore_freed(h);  // reported once: not again when the block is reused
+  bool redzones_ok = verify_redzones(h, "quarantine", user_of(h), nullptr);
+  bool poison_ok = verify_poison(h, "leaving the quarantine");  // both reported, if both are off
+  if (!redzones_ok || !poison_ok) restore_freed(h);           // reported once: not again at reuse
   h->magic = kReleasedMagic;
   seal(h);
   free_block(w);
