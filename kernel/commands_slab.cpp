@@ -47,6 +47,8 @@ bool parse_address(const char* cmd, int argc, char** argv, void** out) {
 
 }  // namespace
 
+void* monitor_last_kmalloc() { return g_last_kmalloc; }  // for commands_debug.cpp (poke last+N)
+
 MONITOR_COMMAND(slabinfo, "", "the slab caches, in /proc/slabinfo 2.1 format") {
   print_slabinfo();
   return 0;

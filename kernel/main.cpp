@@ -16,6 +16,7 @@
 namespace kheap::kernel {
 void run_global_constructors();
 void memory_init(const MultibootInfo* info);
+void debug_boot_options(const char* cmdline, const MultibootInfo* info);  // debug_boot.cpp
 
 namespace {
 char g_command_line[1024];
@@ -61,6 +62,7 @@ extern "C" [[noreturn]] void kernel_entry(uint32_t magic, const kheap::kernel::M
   if (info->flags & kMultibootInfoCmdline)
     kheap::str_copy(g_command_line, reinterpret_cast<const char*>(info->cmdline), sizeof g_command_line);
   kheap::print("kheap: command line: \"%s\"\n", g_command_line);
+  debug_boot_options(g_command_line, info);  // slub_debug, kheap_panic_on_bug, symbols: before any allocation
 
   memory_init(info);
   kheap::print("kheap: memory ready; type 'help' for commands\n");

@@ -29,13 +29,14 @@ require() {  # require "description" CONDITION...
   "$@" || problems+=("$what")
 }
 
-run_case() {  # run_case NAME MEM TIMEOUT EXPECTED_EXIT CMDS CHECK_FUNCTION
+run_case() {  # run_case NAME MEM TIMEOUT EXPECTED_EXIT CMDS CHECK_FUNCTION  (case_kargs=... run_case: kernel options)
   local name=$1 mem=$2 timeout_s=$3 want=$4 cmds=$5 check=$6
   [ -n "$only" ] && [[ $name != *$only* ]] && return
   log=build/logs/kernel-$name.log
   problems=()
   local t0=$SECONDS
-  tools/qemu-run.sh --quiet --mem "$mem" --timeout "$timeout_s" --log "$log" --cmds "$cmds" 2>"$log.err"
+  tools/qemu-run.sh --quiet --mem "$mem" --timeout "$timeout_s" --log "$log" --cmds "$cmds" \
+    ${case_kargs:+--kargs "$case_kargs"} 2>"$log.err"
   local status=$?
   tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
   cat "$log.err" >>"$log"

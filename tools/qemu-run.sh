@@ -3,6 +3,7 @@
 #
 #   tools/qemu-run.sh [--mem 128M] [--cmds "selftest; exit"] [--timeout SEC] [--log FILE]
 #                     [--interactive] [--gdb PORT] [--serial-port PORT] [--quiet]
+#                     [--kargs "slub_debug kheap_panic_on_bug"]
 #
 # --cmds builds an ISO whose multiboot command line carries the commands (run at
 # boot). Non-interactive runs send the serial console to --log (and to the
@@ -14,11 +15,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-mem=128M cmds="" timeout_s=120 log="" interactive=0 gdb_port="" quiet=0 serial_port=""
+mem=128M cmds="" kargs="" timeout_s=120 log="" interactive=0 gdb_port="" quiet=0 serial_port=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --mem) mem=$2; shift 2 ;;
     --cmds) cmds=$2; shift 2 ;;
+    --kargs) kargs=$2; shift 2 ;;  # kernel options before ` -- ` (e.g. slub_debug)
     --timeout) timeout_s=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
     --interactive) interactive=1; shift ;;
@@ -30,11 +32,11 @@ while [ $# -gt 0 ]; do
 done
 
 iso=build/kheap.iso
-if [ -n "$cmds" ]; then
+if [ -n "$cmds" ] || [ -n "$kargs" ]; then
   mkdir -p build/iso-runs
   iso=$(mktemp build/iso-runs/run.XXXXXX.iso)
   trap 'rm -f "$iso"' EXIT
-  tools/make-iso.sh "$iso" "$cmds" || exit 102
+  tools/make-iso.sh "$iso" "$cmds" "$kargs" || exit 102
 fi
 
 qemu=(qemu-system-i386 -m "$mem" -cdrom "$iso" -boot d -no-reboot

@@ -59,6 +59,7 @@
 #include "core/spinlock.h"
 #include "host/lazy_window.h"
 #include "slab/fast_path.h"
+#include "slab/slab_debug.h"
 #include "slab/slab.h"
 
 #define KHEAP_EXPORT extern "C" __attribute__((visibility("default")))
@@ -135,6 +136,8 @@ __attribute__((noinline, cold)) bool init_once() {
     return false;
   }
   set_report_action(ReportAction::Refuse);  // the shim decides (see bad_pointer)
+  // Debug mode (lib/slab/slab_debug.h): KHEAP_DEBUG=1 or a slub_debug-style spec.
+  if (const char* d = getenv("KHEAP_DEBUG")) slab_debug_configure(d);
   __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
   errno = saved;
   return true;
@@ -236,10 +239,10 @@ __attribute__((noinline, cold)) void heap_damaged(const char* op) {
   abort();
 }
 
-__attribute__((noinline)) void* malloc_slow(size_t n) {
+__attribute__((noinline)) void* malloc_slow(size_t n, const void* site) {
   if (!ready()) return fail_nomem();
   uint32_t reports = report_count();
-  void* p = alloc(n);
+  void* p = __builtin_expect(g_slab_debug_active, 0) ? (too_big(n) ? nullptr : slab_debug_kmalloc(n, site)) : alloc(n);
   if (__builtin_expect(report_count() != reports, 0)) heap_damaged("malloc");
   if (__builtin_expect(p == nullptr, 0)) {
     count(&Counters::failures);
@@ -249,10 +252,13 @@ __attribute__((noinline)) void* malloc_slow(size_t n) {
   return p;
 }
 
-__attribute__((noinline)) void free_slow(void* p) {
+__attribute__((noinline)) void free_slow(void* p, const void* site) {
   if (!p || !ready()) return;
   uint32_t reports = report_count();
-  kfree(p);
+  if (__builtin_expect(g_slab_debug_active, 0))
+    slab_debug_kfree(p, site);
+  else
+    kfree(p);
   if (__builtin_expect(report_count() == reports, 1)) {
     count(&Counters::frees);
     return;
@@ -266,21 +272,21 @@ __attribute__((noinline)) void free_slow(void* p) {
 // The thread cache's pop and push, inline (fast_path.h); anything else in
 // the _slow functions above.
 KHEAP_EXPORT void* malloc(size_t n) noexcept {
-  if (__builtin_expect(n <= slab::kSmallMax, 1)) {
+  if (__builtin_expect(n <= slab::kSmallMax && !g_slab_debug_active, 1)) {
     if (void* p = slab::kmalloc_small_fast(n)) {
       count(&Counters::allocations);
       return p;
     }
   }
-  return malloc_slow(n);
+  return malloc_slow(n, __builtin_return_address(0));
 }
 
 KHEAP_EXPORT void free(void* p) noexcept {
-  if (__builtin_expect(slab::kfree_fast(p), 1)) {
+  if (__builtin_expect(!g_slab_debug_active && slab::kfree_fast(p), 1)) {
     count(&Counters::frees);
     return;
   }
-  free_slow(p);
+  free_slow(p, __builtin_return_address(0));
 }
 
 KHEAP_EXPORT void* calloc(size_t n, size_t m) noexcept {

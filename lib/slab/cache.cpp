@@ -28,6 +28,7 @@
 #include "core/report.h"
 #include "platform/platform.h"
 #include "slab/cache_internal.h"
+#include "slab/slab_debug.h"
 #include "slab/thread_cache.h"
 
 namespace kheap::slab {
@@ -605,6 +606,7 @@ bool for_each_slab(const KmemCache* c, Fn fn) {
 }  // namespace
 
 KmemCache* kmem_cache_create(const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor) {
+  if (__builtin_expect(g_slab_debug_active || (flags & kSlabDebugCreateFlags), 0)) return slab_debug_cache_create(name, size, align, flags, ctor);
   return create(name, size, align, flags, ctor, nullptr);
 }
 
@@ -624,6 +626,7 @@ void* kmem_cache_owner(const KmemCache* c) {
 }
 
 void* kmem_cache_alloc(KmemCache* c) {
+  if (__builtin_expect(c && (c->flags & SLAB_DEBUG_OBJECTS), 0)) return slab_debug_cache_alloc(c, __builtin_return_address(0));
   RecursiveGuard guard(g_slab.lock);
   if (!c || c->magic != kCacheMagic) {
     report_bug(BugClass::InvalidHandle, "kmem_cache_alloc(%p): not a live cache\n", static_cast<void*>(c));
@@ -635,12 +638,14 @@ void* kmem_cache_alloc(KmemCache* c) {
 }
 
 void* kmem_cache_zalloc(KmemCache* c) {
+  if (__builtin_expect(c && (c->flags & SLAB_DEBUG_OBJECTS), 0)) return slab_debug_cache_zalloc(c, __builtin_return_address(0));
   void* p = kmem_cache_alloc(c);
   if (p) memset(p, 0, c->object_size);
   return p;
 }
 
 void kmem_cache_free(KmemCache* c, void* p) {
+  if (__builtin_expect(c && (c->flags & SLAB_DEBUG_OBJECTS), 0)) return slab_debug_cache_free(c, p, __builtin_return_address(0));
   if (!p) return;
   RecursiveGuard guard(g_slab.lock);
   SlabPage* s = slab_page_of(p);
@@ -678,6 +683,7 @@ size_t kmem_cache_shrink(KmemCache* c) {
 }
 
 bool kmem_cache_destroy(KmemCache* c) {
+  if (__builtin_expect(c && (c->flags & SLAB_DEBUG_OBJECTS), 0)) return slab_debug_cache_destroy(c);
   RecursiveGuard guard(g_slab.lock);
   if (!check_handle(c, "kmem_cache_destroy")) return false;
   if (is_internal(c)) {

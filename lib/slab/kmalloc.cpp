@@ -40,6 +40,7 @@
 #include "platform/platform.h"
 #include "slab/cache_internal.h"
 #include "slab/fast_path.h"
+#include "slab/slab_debug.h"
 #include "slab/thread_cache.h"
 
 namespace kheap::slab {
@@ -237,23 +238,27 @@ using namespace slab;
 /* --- The fast paths ------------------------------------------------------------- */
 
 void* kmalloc(size_t size) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kmalloc(size, __builtin_return_address(0));
   if (__builtin_expect(size <= kSmallMax, 1)) return class_alloc(g_hot.size_class[size]);
   return kmalloc_mid_or_large(size);
 }
 
 void kfree(const void* p) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kfree(p, __builtin_return_address(0));
   if (__builtin_expect(!kfree_fast(p), 0)) kfree_slow(const_cast<void*>(p));
 }
 
 /* --- The rest of the family ------------------------------------------------------ */
 
 void* kzalloc(size_t size) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kzalloc(size, __builtin_return_address(0));
   void* p = kmalloc(size);
   if (p) memset(p, 0, size);
   return p;
 }
 
 void* kmalloc_aligned(size_t size, size_t align) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kmalloc_aligned(size, align, __builtin_return_address(0));
   if (!is_power_of_two(align)) {
     report_bug(BugClass::BadArgument, "kmalloc_aligned(%zu, %zu): alignment is not a power of two\n", size, align);
     return nullptr;
@@ -267,6 +272,7 @@ void* kmalloc_aligned(size_t size, size_t align) {
 }
 
 size_t ksize(const void* p) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_ksize(p);
   if (!p) return 0;
   RecursiveGuard guard(g_slab.lock);
   Block b;
@@ -274,6 +280,7 @@ size_t ksize(const void* p) {
 }
 
 void* krealloc(void* p, size_t new_size) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_krealloc(p, new_size, __builtin_return_address(0));
   if (!p) return kmalloc(new_size);
   Block b;
   {

@@ -1,6 +1,6 @@
 # tools/gdb/walkthrough.gdb — the README walkthrough: an object leaves a cache's free list and comes back.
 # Run: tools/debug.sh --cmds "cache_create things 200; cache_alloc things; cache_alloc things; cache_free things last" --batch tools/gdb/walkthrough.gdb
-break kmem_cache_alloc if $_streq(c->name, "things")
+break *kheap::kmem_cache_alloc if $_streq(c->name, "things")
 continue
 finish
 continue
@@ -10,7 +10,7 @@ set $obj = $
 kheap cache things
 kheap block $obj
 print *$kheap_slab($obj)
-break kmem_cache_free
+break *kheap::kmem_cache_free
 continue
 finish
 kheap cache things

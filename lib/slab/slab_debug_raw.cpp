@@ -1,0 +1,193 @@
+// lib/slab/slab_debug_raw.cpp — the non-debug allocator paths the debug layer
+// stands on: plain kmalloc blocks and cache objects, "what is this address",
+// and the normal checks (with the normal reports) for pointers that are not
+// debug objects.
+//
+// The public entry points branch to the debug layer when it is active, so the
+// debug layer cannot call them for its own memory. These functions use lib/
+// slab's internals instead (cache_alloc_slow, check_slab_object,
+// slab_free_object, the page heap), mirroring kmalloc.cpp. This file is the
+// one place to adjust when those insides change (per-thread caches, a slab
+// lock: take it around each function here).
+#include "core/bitops.h"
+#include "core/checked.h"
+#include "core/report.h"
+#include "slab/slab_debug_internal.h"
+
+namespace kheap::slab::debug {
+
+size_t kmalloc_class_index(size_t size) {
+  if (size > kKmallocMaxClass) return kNumClasses;
+  if (size <= kSmallMax) return g_hot.size_class[size];
+  size_t i = g_hot.size_class[kSmallMax];
+  while (kClassSizes[i] < size) ++i;
+  return i;
+}
+
+KmemCache* kmalloc_class_cache(size_t size) {
+  size_t i = kmalloc_class_index(size);
+  return i < kNumClasses ? g_hot.class_cache[i] : nullptr;
+}
+
+namespace {
+
+// kmalloc.cpp's large_alloc: a page-heap run owned by RunOwner::Large whose
+// tag is the pages skipped to reach `align` (> the page size).
+void* large_block(size_t size, size_t align, size_t* usable) {
+  if (!g_slab.ready) return nullptr;
+  size_t pages, total, slack = align > kPageSize ? align / kPageSize - 1 : 0;
+  if (size > ~size_t{0} - (kPageSize - 1)) return nullptr;
+  pages = pages_for(size);
+  if (slack > 0xFFFF || !checked_add(pages, slack, &total)) return nullptr;
+  vm::PageHeap* ph = g_slab.page_heap;
+  void* run = ph->alloc_run(total, vm::RunOwner::Large, reinterpret_cast<void*>(size), 0);
+  if (!run) return nullptr;
+  *usable = pages << kPageShift;
+  if (!slack) return run;
+  uintptr_t start = align_up(reinterpret_cast<uintptr_t>(run), align);
+  size_t head = (start - reinterpret_cast<uintptr_t>(run)) >> kPageShift;
+  if (head + pages < total) {
+    bool ok = ph->resize_run_in_place(run, head + pages);
+    KHEAP_ASSERT(ok);
+  }
+  if (head) ph->set_owner(run, vm::RunOwner::Large, reinterpret_cast<void*>(size), static_cast<uint16_t>(head));
+  return reinterpret_cast<void*>(start);
+}
+
+}  // namespace
+
+void* alloc_block(size_t size, size_t align, size_t* usable) {
+  if (size <= kKmallocMaxClass && align <= kPageSize) {
+    for (size_t i = kmalloc_class_index(size); i < kNumClasses; ++i) {
+      KmemCache* c = g_hot.class_cache[i];
+      if (c->align < align) continue;
+      void* p = cache_alloc_slow(c);
+      if (p) *usable = c->size;
+      return p;
+    }
+  }
+  return large_block(size ? size : 1, align, usable);
+}
+
+void* alloc_object(KmemCache* cache) { return cache_alloc_slow(cache); }
+
+Where locate(const void* p) {
+  Where w{};
+  w.kind = Where::None;
+  if (!g_slab.ready) return w;
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  if (SlabPage* s = slab_page_of(p)) {
+    if (s->magic != kSlabMagic || !s->cache || s->cache->magic != kCacheMagic) return w;
+    KmemCache* c = s->cache;
+    uintptr_t first = reinterpret_cast<uintptr_t>(s->objects);
+    if (a < first) return w;
+    size_t index = (a - first) / c->size;
+    if (index >= c->objects_per_slab) return w;
+    w.kind = Where::Slab;
+    w.cache = c;
+    w.slab = s;
+    w.index = index;
+    w.start = static_cast<char*>(object_at(c, s, index));
+    w.usable = c->size;
+    w.offset = a - reinterpret_cast<uintptr_t>(w.start);
+    w.allocated = !index_is_free(c, s, index);
+    w.run = slab_run(c, s);
+    w.run_pages = c->pages_per_slab;
+    return w;
+  }
+  vm::PageHeap* ph = g_slab.page_heap;
+  if (a < g_hot.window_base || a >= ph->top()) return w;
+  vm::RunInfo ri;
+  if (!ph->run_of(p, &ri) || ri.owner != vm::RunOwner::Large) return w;
+  size_t head = ph->lookup(ri.start)->tag;
+  char* start = static_cast<char*>(ri.start) + (head << kPageShift);
+  if (a < reinterpret_cast<uintptr_t>(start)) return w;
+  w.kind = Where::Large;
+  w.start = start;
+  w.usable = (ri.pages - head) << kPageShift;
+  w.offset = a - reinterpret_cast<uintptr_t>(start);
+  w.allocated = true;
+  w.run = ri.start;
+  w.run_pages = ri.pages;
+  return w;
+}
+
+void free_block(const Where& w) {
+  KHEAP_ASSERT(w.allocated && w.kind != Where::None);
+  if (w.kind == Where::Slab) {
+    slab_free_object(w.cache, w.slab, w.index);
+  } else {
+    bool ok = g_slab.page_heap->free_run(w.run);
+    KHEAP_ASSERT(ok);
+  }
+}
+
+bool check_plain(const void* p, KmemCache* expected, const char* op, bool frees, Where* out) {
+  BugClass bad = frees ? BugClass::InvalidFree : BugClass::BadArgument;
+  if (!g_slab.ready) {
+    report_bug(BugClass::BadArgument, "%s(%p): the slab allocator is not initialized\n", op, p);
+    return false;
+  }
+  if (SlabPage* s = slab_page_of(p)) {
+    if (!check_slab_object(expected, s, p, op, frees)) return false;
+    *out = locate(p);
+    return out->kind == Where::Slab && out->offset == 0;
+  }
+  vm::PageHeap* ph = g_slab.page_heap;
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  if (a < g_hot.window_base || a >= ph->top()) {
+    report_bug(bad, "%s(%p): outside the kernel heap (page heap %p..%p)\n", op, p,
+               reinterpret_cast<void*>(ph->data_start()), reinterpret_cast<void*>(ph->top()));
+    return false;
+  }
+  if (a < ph->data_start()) {
+    report_bug(bad, "%s(%p): points into the page heap's own metadata\n", op, p);
+    return false;
+  }
+  vm::RunInfo ri;
+  if (!ph->run_of(p, &ri)) {
+    if (frees && is_aligned(a, kPageSize))
+      report_bug(BugClass::DoubleFree, "%s(%p): points at free pages: a large block freed already?\n", op, p);
+    else
+      report_bug(bad, "%s(%p): points into free pages of the page heap\n", op, p);
+    return false;
+  }
+  if (ri.owner != vm::RunOwner::Large) {
+    report_bug(ri.owner == vm::RunOwner::Heap ? BugClass::WrongHeap : bad,
+               "%s(%p): inside a %zu-page run owned by %s (%p), not a kmalloc block\n", op, p, ri.pages,
+               vm::run_owner_name(ri.owner), ri.owner_ptr);
+    return false;
+  }
+  if (expected) {
+    report_bug(BugClass::WrongHeap, "%s(%s, %p): not an object of any cache (a large kmalloc block)\n", op,
+               expected->name, p);
+    return false;
+  }
+  Where w = locate(p);
+  if (w.kind != Where::Large || w.offset != 0) {
+    size_t head = ph->lookup(ri.start)->tag;
+    uintptr_t start = reinterpret_cast<uintptr_t>(ri.start) + (head << kPageShift);
+    report_bug(bad,
+               "%s(%p): not the start of a large block: %zd bytes into the block at %p (%zu pages, %zu bytes asked)\n",
+               op, p, static_cast<ptrdiff_t>(a - start), reinterpret_cast<void*>(start), ri.pages - head,
+               reinterpret_cast<size_t>(ri.owner_ptr));
+    return false;
+  }
+  *out = w;
+  return true;
+}
+
+KmemCache* create_cache(const char* name, size_t size, size_t align, uint32_t flags, KmemCtor ctor) {
+  if (!g_slab.ready) return nullptr;
+  // kmem_cache_create's create(): the cache of caches is never a debug cache.
+  void* mem = cache_alloc_slow(&g_slab.meta);
+  if (!mem) return nullptr;
+  auto* c = static_cast<KmemCache*>(mem);
+  if (!cache_init(c, name, size, align, flags, ctor, nullptr, false)) {
+    cache_free_checked(&g_slab.meta, mem, "kmem_cache_create");
+    return nullptr;
+  }
+  return c;
+}
+
+}  // namespace kheap::slab::debug
