@@ -12,9 +12,14 @@
 #   kheap buddy [lists]   free blocks per order (with `lists`: each order's free-list heads)
 #   kheap brk             the break window, the break, mapped pages
 #   kheap pagemap [N]     one character per page of the break window (first N pages)
-#   kheap slabinfo        /proc/slabinfo 2.1 (same numbers as the monitor's slabinfo)
-#   kheap cache NAME      a cache's slabs, each slab's in-use count and free-list chain
+#   kheap slabinfo        /proc/slabinfo 2.1 (same numbers as the monitor's slabinfo), then how
+#                         many objects of each kmalloc cache sit in thread-cache magazines
+#   kheap cache NAME      a cache's slabs, each slab's in-use count and free objects (next out
+#                         first); for a kmalloc cache also how many "in use" are free in magazines
+#   kheap tcache [ADDR]   the current thread's cache (or the ThreadCache at ADDR): its non-empty
+#                         magazines, counts/capacities, their top objects; and every live cache
 #   kheap block ADDR      what an address is: run, slab, cache, object index, allocated or free
+#                         (free in its slab, or free in which magazine of which thread cache)
 #   kheap heaps           the Win32-style heaps
 import gdb
 
@@ -27,7 +32,19 @@ NO_FRAME = 0xFFFFFFFF
 # --- reading helpers ------------------------------------------------------------
 
 def ev(expr):
-    return gdb.parse_and_eval(expr)
+    """Evaluate a C++ expression, also where the selected frame is in C or assembly (a libc
+    function of another thread, an interrupt stub), whose language cannot parse kheap::names."""
+    try:
+        return gdb.parse_and_eval(expr)
+    except gdb.error:
+        lang = gdb.parameter("language")
+        if lang == "c++":
+            raise
+        gdb.execute("set language c++", to_string=True)
+        try:
+            return gdb.parse_and_eval(expr)
+        finally:
+            gdb.execute("set language %s" % lang, to_string=True)
 
 
 def try_ev(expr):
@@ -57,6 +74,19 @@ def roots():
         raise gdb.GdbError("kheap: the memory stack is not up yet (g_roots is empty): "
                            "continue past memory_init() / HostMachine::create()")
     return r
+
+
+def page_heap():
+    """The page heap the slab layer allocates from: g_roots' (kernel, HostMachine programs), else the
+    slab layer's own pointer (the drop-in libkheap.so, which publishes no g_roots)."""
+    r = try_ev("kheap::debug::g_roots")
+    if r is not None and u(r["page_heap"]) != 0:
+        return r["page_heap"].dereference()
+    g = try_ev("kheap::slab::g_slab")
+    if g is not None and u(g["page_heap"]) != 0:
+        return g["page_heap"].dereference()
+    roots()  # raises with the explanation
+    raise gdb.GdbError("kheap: no page heap yet")
 
 
 def enum_name(value):
@@ -103,12 +133,13 @@ __doc_commands__ = [
     "kheap buddy [lists]   free blocks per order (with `lists`: each order's free-list heads)",
     "kheap brk             the break window, the break, mapped pages",
     "kheap pagemap [N]     one character per page of the break window (first N pages)",
-    "kheap slabinfo        /proc/slabinfo 2.1 (same numbers as the monitor's slabinfo)",
-    "kheap cache NAME      a cache's slabs, each slab's in-use count and free-list chain",
-    "kheap block ADDR      what an address is: run, slab, cache, object index, allocated or free",
+    "kheap slabinfo        /proc/slabinfo 2.1 (same numbers as the monitor's slabinfo) + magazine counts",
+    "kheap cache NAME      a cache's slabs, each slab's in-use count and free objects (and magazine share)",
+    "kheap tcache [ADDR]   the current thread's cache (or the one at ADDR): magazines, counts, top objects",
+    "kheap block ADDR      what an address is: run, slab, cache, object index, allocated or free (and where)",
     "kheap heaps           the Win32-style heaps",
     "$kheap_slab(ADDR)     (a function) the SlabPage* of the slab ADDR lies in: print *$kheap_slab(p)",
-    "print X               pretty-printed Frame, PageInfo, SlabPage, KmemCache and Heap values",
+    "print X               pretty-printed Frame, PageInfo, SlabPage, KmemCache, Magazine, ThreadCache, Heap",
 ]
 
 
@@ -264,11 +295,130 @@ def caches():
     return list_items(slab_globals()["caches"], "kheap::KmemCache", "cache_link")
 
 
+# --- thread caches (lib/slab/thread_cache.h) ----------------------------------------
+
+THREAD_CACHE_MAGIC = 0x7CAC4E01
+THREAD_CACHES_SYMBOL = "kheap::slab::(anonymous namespace)::g_thread_caches"
+
+
+def have_thread_caches():
+    try:
+        gdb.lookup_type("kheap::slab::ThreadCache")
+        return True
+    except gdb.error:
+        return False
+
+
+def num_classes():
+    return gdb.lookup_type("kheap::slab::ThreadCache")["alloc"].type.range()[1] + 1
+
+
+def tc_ptr(addr):
+    return gdb.Value(addr).cast(gdb.lookup_type("kheap::slab::ThreadCache").pointer())
+
+
+def read_pointers(addr, n):
+    """n pointer-sized words at addr, in one memory read."""
+    if n <= 0:
+        return []
+    size = gdb.lookup_type("uintptr_t").sizeof
+    raw = bytes(gdb.selected_inferior().read_memory(addr, n * size))
+    return [int.from_bytes(raw[i * size:(i + 1) * size], "little") for i in range(n)]
+
+
+def magazine(tc, which, cls):
+    """(count, capacity, slots bottom..top) of magazine `which` ("alloc"/"freed") of class cls."""
+    m = tc.dereference()[which][cls]
+    count, cap = u(m["count"]), u(m["capacity"])
+    slots_max = m["slots"].type.range()[1] + 1
+    return count, cap, read_pointers(u(m["slots"].address), min(count, slots_max))
+
+
+def placeholder_name(addr):
+    for n in ("g_no_thread_cache", "g_exited_thread_cache"):
+        v = try_ev("&kheap::slab::" + n)
+        if v is not None and u(v) == addr:
+            return n
+    return None
+
+
+def thread_caches():
+    """Every live ThreadCache* (g_thread_caches; if that symbol cannot be read, the objects of the
+    kmem_thread cache that carry the thread-cache magic)."""
+    if not have_thread_caches():
+        return []
+    lst = try_ev("'%s'" % THREAD_CACHES_SYMBOL)
+    if lst is not None and lst.address is not None:
+        return list_items(lst, "kheap::slab::ThreadCache", "link")
+    c = find_cache_by_name("kmem_thread")
+    if c is None:
+        return []
+    magic_off = field_offset("kheap::slab::ThreadCache", "magic")
+    out = []
+    for s, _ in slabs_of_cache(c):
+        free = set(free_objects(c, s))
+        first = u(s.dereference()["objects"])
+        for i in range(u(c["objects_per_slab"])):
+            a = first + i * u(c["size"])
+            if a not in free and u(gdb.Value(a + magic_off).cast(gdb.lookup_type("uint32_t").pointer()).dereference()) \
+                    == THREAD_CACHE_MAGIC:
+                out.append(tc_ptr(a))
+    return out
+
+
+def current_thread_cache():
+    """(address of the current thread's cache or None, why not). On the host t_thread_cache is a
+    thread_local: reading it needs libthread_db (or gdb's own TLS support)."""
+    try:
+        return u(ev("kheap::slab::t_thread_cache")), None
+    except gdb.error as e:
+        return None, " ".join(str(e).split())
+
+
+def magazine_objects(cls):
+    """{object address: (ThreadCache address, "alloc"/"freed", slot, count)} over every live thread cache."""
+    out = {}
+    for tc in thread_caches():
+        for which in ("alloc", "freed"):
+            count, _, slots = magazine(tc, which, cls)
+            for j, a in enumerate(slots):
+                out.setdefault(a, (u(tc), which, j, count))
+    return out
+
+
+def class_of(cache):
+    """The size class (magazine index) of a kmalloc cache, or None."""
+    if not have_thread_caches():
+        return None
+    try:
+        cls = u(cache["tc_class"])
+    except gdb.error:
+        return None
+    return cls if cls < num_classes() else None
+
+
+# Which word of a free kmalloc object holds the free mark: free_mark_word() in
+# lib/slab/thread_cache.h (an inline function, so not readable from the binary).
+FREE_MARK_WORD = 0
+
+
+def free_mark():
+    v = try_ev("kheap::slab::g_hot.free_mark")
+    return None if v is None else u(v)
+
+
+def has_free_mark(addr):
+    t = gdb.lookup_type("uintptr_t")
+    word = u(gdb.Value(addr + FREE_MARK_WORD * t.sizeof).cast(t.pointer()).dereference())
+    return word == free_mark()
+
+
 def free_objects(cache, slab):
-    """Addresses of the free objects of `slab`, from the free bitmaps (lib/slab/cache_internal.h).
-    For the cpu slab the current group's bits are in the cache: first cur_freed (freed since the
-    last refill, handed out after cur_bits), then cur_bits (the next allocations, lowest first),
-    then the slab's other words."""
+    """Addresses of the free objects of `slab`, from the free bitmaps (lib/slab/cache_internal.h),
+    in the order the slab hands them out: for the cpu slab, whose current group's bits are in the
+    cache, first cur_bits (lowest first), then cur_freed (freed since cur_bits was last refilled,
+    which becomes cur_bits when it runs out), then the slab's other words, lowest first (the next
+    group is the first non-zero word)."""
     W = gdb.lookup_type("uintptr_t").sizeof * 8
     per = u(cache["objects_per_slab"])
     size = u(cache["size"])
@@ -282,7 +432,7 @@ def free_objects(cache, slab):
 
     out = []
     if is_cpu:
-        out += objs(cur, u(cache["cur_freed"])) + objs(cur, u(cache["cur_bits"]))
+        out += objs(cur, u(cache["cur_bits"])) + objs(cur, u(cache["cur_freed"]))
     for w in range((per + W - 1) // W):
         if w != cur:
             out += objs(w, u(sd["free_bits"][w]))
@@ -311,6 +461,7 @@ class KheapSlabinfo(gdb.Command):
         super().__init__("kheap slabinfo", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
+        slab_globals()  # (fails before printing anything)
         print("slabinfo - version: 2.1")
         print("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> "
               "<batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>")
@@ -319,6 +470,30 @@ class KheapSlabinfo(gdb.Command):
             name = c.dereference()["name"].string()
             print("%-17s %6d %6d %6d %4d %4d : tunables %4d %4d %4d : slabdata %6d %6d %6d" % (
                 name, active, total, u(c.dereference()["size"]), per, pages, 0, 0, 0, aslabs, tslabs, 0))
+        # Not in the monitor's slabinfo (which, like /proc/slabinfo with SLUB's per-cpu slabs, counts
+        # them as active): the kmalloc objects that are free in thread-cache magazines.
+        counts = magazine_counts()
+        held = [(g_name, n) for g_name, n in counts if n]
+        tcs = thread_caches()
+        print("# in thread-cache magazines (free, but counted in <active_objs>; %d thread cache%s): %s" % (
+            len(tcs), "" if len(tcs) == 1 else "s",
+            ", ".join("%s %d" % (n, k) for n, k in held) if held else "none"))
+
+
+def magazine_counts():
+    """[(kmalloc cache name, objects in all magazines of its class)] in class order."""
+    if not have_thread_caches():
+        return []
+    tcs = thread_caches()
+    out = []
+    hot = ev("kheap::slab::g_hot")
+    for cls in range(num_classes()):
+        n = 0
+        for tc in tcs:
+            d = tc.dereference()
+            n += u(d["alloc"][cls]["count"]) + u(d["freed"][cls]["count"])
+        out.append((hot["class_cache"][cls].dereference()["name"].string(), n))
+    return out
 
 
 def find_cache_by_name(name):
@@ -339,7 +514,7 @@ def slabs_of_cache(c):
     for s in list_items(c["empty"], "kheap::slab::SlabPage", "link"):
         out.append((s, "empty"))
     if u(c["full_count"]):
-        ph = roots()["page_heap"].dereference()
+        ph = page_heap()
         info = ph["info_"]
         wb = u(ph["window_base_"])
         i = (u(ph["data_start_"]) - wb) >> PAGE_SHIFT
@@ -359,7 +534,8 @@ def slabs_of_cache(c):
 
 
 class KheapCache(gdb.Command):
-    """kheap cache NAME: the cache's layout, its slabs, each slab's in-use count and free-list chain."""
+    """kheap cache NAME: the cache's layout, its slabs, each slab's in-use count and its free objects in
+the order they will be handed out (for a kmalloc cache: how many "in use" objects are in magazines)."""
 
     def __init__(self):
         super().__init__("kheap cache", gdb.COMMAND_DATA)
@@ -374,21 +550,28 @@ class KheapCache(gdb.Command):
         active, total, per, pages, _, tslabs = cache_numbers(c)
         print("cache %s at %s: slot size %d (object %d, align %d), %d objects per slab, %d pages per slab" % (
             name, fmt_addr(u(c.address)), u(c["size"]), u(c["object_size"]), u(c["align"]), per, pages))
+        cls = class_of(c)
+        mags = magazine_objects(cls) if cls is not None else {}
         print("  %d of %d objects in use, %d slabs (partial %d, full %d, empty %d, cpu %s)" % (
             active, total, tslabs, u(c["partial_count"]), u(c["full_count"]), u(c["empty_count"]),
             fmt_addr(u(c["cpu_slab"])) if u(c["cpu_slab"]) else "none"))
+        if cls is not None:
+            n_alloc = sum(1 for v in mags.values() if v[1] == "alloc")
+            print("  of those in use, %d are free in thread-cache magazines (%d in alloc, %d in freed "
+                  "magazines): %d allocated by callers" % (len(mags), n_alloc, len(mags) - n_alloc,
+                                                           active - len(mags)))
+        size = u(c["size"])
         for s, state in slabs_of_cache(c):
             sd = s.dereference()
             chain = free_objects(c, s)
-            if state == "cpu":
-                inuse = per - len(chain)
-                where = "cache freelist"
-            else:
-                inuse = u(sd["inuse"])
-                where = "slab freelist"
-            shown = " -> ".join(fmt_addr(a) for a in chain[:6]) + (" -> ..." if len(chain) > 6 else "")
-            print("  slab %s [%s] objects at %s: %d/%d in use; %s: %s" % (
-                fmt_addr(u(s)), state, fmt_addr(u(sd["objects"])), inuse, per, where, shown or "(empty)"))
+            # (The cpu slab's inuse counts every object: it is frozen; its free bits tell.)
+            inuse = per - len(chain) if state == "cpu" else u(sd["inuse"])
+            shown = " ".join(fmt_addr(a) for a in chain[:6]) + (" ..." if len(chain) > 6 else "")
+            first = u(sd["objects"])
+            in_mags = sum(1 for a in mags if first <= a < first + per * size)
+            print("  slab %s [%s] objects at %s: %d/%d in use%s; %d free, next out first: %s" % (
+                fmt_addr(u(s)), state, fmt_addr(first), inuse, per,
+                " (%d of them in magazines)" % in_mags if cls is not None else "", len(chain), shown or "none"))
 
 
 class KheapBlock(gdb.Command):
@@ -401,7 +584,7 @@ class KheapBlock(gdb.Command):
         if not arg.strip():
             raise gdb.GdbError("usage: kheap block ADDR")
         a = u(ev(arg)) & ((1 << int(ptr_bits())) - 1)  # a register like $eax may read as negative
-        ph = roots()["page_heap"].dereference()
+        ph = page_heap()
         wb = u(ph["window_base_"])
         top = u(ph["top_"])
         if a < wb or a >= top:
@@ -444,8 +627,88 @@ class KheapBlock(gdb.Command):
         obj = first + index * size
         chain = free_objects(c, s.address)
         state = "free" if obj in chain else "allocated"
+        cls = class_of(c)
+        gone = "; but its free mark is gone: written after it was freed (kmalloc will report it)"
+        if state == "allocated" and cls is not None:
+            # Allocated for the slab; free for the program if it sits in a magazine. lib's
+            # describe_address checks the free mark, then searches; gdb searches every time, so
+            # it also finds a magazine object whose mark was overwritten.
+            where = magazine_objects(cls).get(obj)
+            marked = has_free_mark(obj)
+            if where:
+                tc, which, slot, count = where
+                top = ": the top, the next kmalloc of its size takes it" if which == "alloc" else \
+                    ": the top, the latest kfree"
+                state = "free (in the %s magazine of thread cache %s, slot %d of %d%s%s)" % (
+                    which, fmt_addr(tc), slot, count, top if slot == count - 1 else "", "" if marked else gone)
+            elif marked:
+                state = "allocated (its word %d happens to equal the free mark)" % FREE_MARK_WORD
+        elif cls is not None and not has_free_mark(obj):
+            state += gone  # free kmalloc objects in a slab carry the mark too
         print("%s: object %d of cache %s (object size %d) at %s, offset %d, %s; slab run %s (%d pages)" % (
             fmt_addr(a), index, name, size, fmt_addr(obj), a - obj, state, fmt_addr(run), pages))
+
+
+class KheapTcache(gdb.Command):
+    """kheap tcache [ADDR]: a thread cache — the current thread's (kheap::slab::t_thread_cache), or the
+ThreadCache at ADDR. The lines the monitor's `tcache` prints (per size class with cached objects: the
+alloc and freed magazines' count/capacity; the totals), and, indented by four, what only gdb adds:
+which cache this is, every live thread cache, and each non-empty magazine's objects, top first (an
+alloc magazine's top is what the next kmalloc of that size returns; a freed one's, the latest kfree)."""
+
+    def __init__(self):
+        super().__init__("kheap tcache", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        slab_globals()
+        if not have_thread_caches():
+            raise gdb.GdbError("kheap: this build has no thread caches (no type kheap::slab::ThreadCache)")
+        tcs = thread_caches()
+        live_list = "live thread caches: %s" % (" ".join(fmt_addr(u(t)) for t in tcs) or "none")
+        if arg.strip():
+            addr = u(ev(arg)) & ((1 << int(ptr_bits())) - 1)
+            which_tc = "the ThreadCache at %s" % fmt_addr(addr)
+        else:
+            addr, why = current_thread_cache()
+            if addr is None:
+                if len(tcs) != 1:
+                    raise gdb.GdbError("kheap: cannot read t_thread_cache (%s); %s: use kheap tcache ADDR" % (
+                        why, live_list))
+                addr = u(tcs[0])
+                which_tc = "the only live thread cache (t_thread_cache is unreadable here: %s)" % why
+            else:
+                which_tc = "the current thread's (kheap::slab::t_thread_cache)"
+        ph = placeholder_name(addr)
+        if ph == "g_no_thread_cache":
+            print("thread cache: none yet (made on the first kmalloc that misses)")
+            print("    %s is the placeholder g_no_thread_cache; %s" % (which_tc, live_list))
+            return
+        if ph == "g_exited_thread_cache":
+            print("thread cache: none (released when the thread exited: its kmallocs and kfrees go to the slabs)")
+            print("    %s is the placeholder g_exited_thread_cache; %s" % (which_tc, live_list))
+            return
+        tc = tc_ptr(addr)
+        magic = u(tc.dereference()["magic"])
+        print("thread cache 0x%x: magazines with objects (alloc: kmalloc pops, freed: kfree pushes)" % addr)
+        print("    %s; magic %s; %s%s" % (
+            which_tc, "ok" if magic == THREAD_CACHE_MAGIC else "BAD (0x%x: not a live ThreadCache)" % magic,
+            live_list, "" if any(u(t) == addr for t in tcs) else " (this one is NOT among them)"))
+        hot = ev("kheap::slab::g_hot")
+        total = nbytes = 0
+        for cls in range(num_classes()):
+            a = magazine(tc, "alloc", cls)
+            f = magazine(tc, "freed", cls)
+            if not a[0] and not f[0]:
+                continue
+            cache = hot["class_cache"][cls].dereference()
+            total += a[0] + f[0]
+            nbytes += (a[0] + f[0]) * u(cache["size"])
+            print("  %-14s alloc %2d/%-2d  freed %2d/%-2d" % (cache["name"].string(), a[0], a[1], f[0], f[1]))
+            for which, (count, _, slots), role in (("alloc", a, "the next kmalloc"), ("freed", f, "the latest kfree")):
+                if count:
+                    top = " ".join(fmt_addr(x) for x in reversed(slots[-4:]))
+                    print("    %s, top first (%s): %s%s" % (which, role, top, " ..." if count > 4 else ""))
+        print("  %d objects cached, %d bytes" % (total, nbytes))
 
 
 # --- Win32-style heaps ---------------------------------------------------------------
@@ -495,7 +758,12 @@ class _Printer:
         for f in self.val.type.strip_typedefs().fields():
             if f.is_base_class or f.name is None:
                 continue
-            yield f.name, self.val[f.name]
+            v = self.val[f.name]
+            t = v.type.strip_typedefs()
+            if t.code == gdb.TYPE_CODE_PTR and t.target().strip_typedefs().code == gdb.TYPE_CODE_INT \
+                    and t.target().sizeof == 1:
+                v = v.cast(gdb.lookup_type("void").pointer())  # an address (slab objects), not a string
+            yield f.name, v
 
 
 class FramePrinter(_Printer):
@@ -550,6 +818,39 @@ class HeapPrinter(_Printer):
             str(maximum) if maximum else "growable", u(v["blocks_in_use"]), u(v["bytes_in_use"]))
 
 
+class MagazinePrinter(_Printer):
+    """A magazine shows only its occupied slots (bottom first)."""
+
+    def to_string(self):
+        v = self.val
+        return "Magazine{%d of %d}" % (u(v["count"]), u(v["capacity"]))
+
+    def children(self):
+        n = min(u(self.val["count"]), self.val["slots"].type.range()[1] + 1)
+        for i in range(n):
+            yield "slots[%d]" % i, self.val["slots"][i]
+
+
+class ThreadCachePrinter(_Printer):
+    """A thread cache shows only its non-empty magazines (64 mostly empty ones otherwise)."""
+
+    def to_string(self):
+        v = self.val
+        n = sum(u(v[w][c]["count"]) for w in ("alloc", "freed") for c in range(num_classes()))
+        magic = u(v["magic"])
+        return "ThreadCache{%s, %d objects in its magazines}" % (
+            "magic ok" if magic == THREAD_CACHE_MAGIC else "BAD magic 0x%x" % magic, n)
+
+    def children(self):
+        v = self.val
+        for c in range(num_classes()):
+            for w in ("alloc", "freed"):
+                if u(v[w][c]["count"]):
+                    yield "%s[%d]" % (w, c), v[w][c]
+        yield "magic", v["magic"]
+        yield "link", v["link"]
+
+
 def build_pretty_printers():
     import gdb.printing
     pp = gdb.printing.RegexpCollectionPrettyPrinter("kheap")
@@ -557,6 +858,8 @@ def build_pretty_printers():
     pp.add_printer("PageInfo", r"^kheap::vm::PageInfo$", PageInfoPrinter)
     pp.add_printer("SlabPage", r"^kheap::slab::SlabPage$", SlabPagePrinter)
     pp.add_printer("KmemCache", r"^kheap::KmemCache$", KmemCachePrinter)
+    pp.add_printer("Magazine", r"^kheap::slab::Magazine$", MagazinePrinter)
+    pp.add_printer("ThreadCache", r"^kheap::slab::ThreadCache$", ThreadCachePrinter)
     pp.add_printer("Heap", r"^kheap::win32::detail::Heap$", HeapPrinter)
     return pp
 
@@ -574,7 +877,7 @@ off-slab: the page heap's PageInfo of ADDR's page names them). Example: print *$
 
     def invoke(self, addr):
         a = u(addr) & ((1 << int(ptr_bits())) - 1)
-        ph = roots()["page_heap"].dereference()
+        ph = page_heap()
         wb = u(ph["window_base_"])
         if a < u(ph["data_start_"]) or a >= u(ph["top_"]):
             raise gdb.GdbError("kheap_slab: %s is not in the page heap" % fmt_addr(a))
@@ -593,5 +896,6 @@ KheapPagemap()
 KheapSlabinfo()
 KheapCache()
 KheapBlock()
+KheapTcache()
 KheapHeaps()
 SlabOf()

@@ -1,17 +1,35 @@
-# tools/gdb/walkthrough.gdb — the README walkthrough: an object leaves a cache's free list and comes back.
-# Run: tools/debug.sh --cmds "cache_create things 200; cache_alloc things; cache_alloc things; cache_free things last" --batch tools/gdb/walkthrough.gdb
-break *kheap::kmem_cache_alloc if $_streq(c->name, "things")
+# tools/gdb/walkthrough.gdb — the README walkthrough: a kmalloc object leaves this CPU's thread
+# cache (the top of its kmalloc-64 `alloc` magazine) and comes back, through kfree, onto the
+# `freed` magazine — while its slab counts it as allocated all along.
+# Run: tools/debug.sh --cmds "kmalloc 64; kmalloc 64; kfree last" --batch tools/gdb/walkthrough.gdb
+set trace-commands on
+#
+# 1. The first kmalloc(64): the CPU has no thread cache yet; the miss creates one and refills
+#    its alloc magazine with half its capacity from the cpu slab.
+break kheap::kmalloc if size == 64
 continue
+kheap tcache
+delete
 finish
+kheap tcache
+kheap cache kmalloc-64
+# 2. The second kmalloc(64) pops the magazine's top: no lock, no slab touched.
+break kheap::kmalloc if size == 64
 continue
-kheap cache things
+delete
 finish
 set $obj = $
-kheap cache things
+kheap tcache
 kheap block $obj
+printf "first word of $obj: %#x (the free mark: %#x)\n", *(uintptr_t*)$obj, kheap::slab::g_hot.free_mark
 print *$kheap_slab($obj)
-break *kheap::kmem_cache_free
+# 3. kfree pushes it onto the freed magazine and writes the free mark into its first word; the
+#    slab is not touched.
+break kheap::kfree
 continue
+delete
 finish
-kheap cache things
+kheap tcache
 kheap block $obj
+printf "first word of $obj: %#x (the free mark: %#x)\n", *(uintptr_t*)$obj, kheap::slab::g_hot.free_mark
+kheap cache kmalloc-64
