@@ -26,6 +26,7 @@
 #   error     the program's own setup failed (should not happen)
 # Usage: tools/misuse.sh [CASE...]   (default: every case)
 #   MISUSE_TIMEOUT=seconds per run (default 10)
+#   MISUSE_ALLOCATORS="kheap kheap-debug"   only these columns (the malloc part of `make test` does this)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -42,7 +43,7 @@ debug_so=$(dpkg -L libc6 2>/dev/null | grep -E '/libc_malloc_debug\.so\.0$' | he
 scudo_so=$(dpkg -S 'libclang_rt.scudo_standalone-x86_64.so' 2>/dev/null | sed 's/^.*: //' | grep -E '\.so$' | sort -V | tail -n1)
 kheap_so=$PWD/build/host/libkheap.so
 
-names=(glibc glibc-check scudo kheap kheap-debug)
+read -r -a names <<<"${MISUSE_ALLOCATORS:-glibc glibc-check scudo kheap kheap-debug}"
 declare -A title=([glibc]="glibc" [glibc-check]="glibc check=3" [scudo]="Scudo" [kheap]="kheap" [kheap-debug]="kheap debug")
 declare -A envs=(
   [glibc]=""

@@ -134,6 +134,10 @@ bool kmem_cache_for_each_object(const KmemCache* cache, KmemObjectVisitor fn, vo
 // through core/report.h and returns false on the first problem found).
 bool kmem_cache_check(const KmemCache* cache);
 bool slab_check();                 // every cache
+// Every thread cache's magazines: distinct objects of their class, each with
+// its free mark intact (a use-after-free write into a cached object is
+// reported as such). Cheap: at most 2 x 63 objects per class per thread.
+bool thread_caches_check();
 size_t slab_shrink_all();          // kmem_cache_shrink on every cache (also releases the current slabs); pages
 
 // kmalloc size rounding: the usable size kmalloc(size) would give (a size

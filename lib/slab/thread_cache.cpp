@@ -216,8 +216,12 @@ bool thread_cache_check() {
         void* p = m.slots[j];
         const SlabPage* s = slab_page_of(p);
         bool ok = s && s->magic == kSlabMagic && s->cache == c && object_index(c, s, p) < c->objects_per_slab &&
-                  !index_is_free(c, s, object_index(c, s, p)) && free_mark_word(p) == g_hot.free_mark;
+                  !index_is_free(c, s, object_index(c, s, p));
         for (uint32_t k = 0; ok && k < j; ++k) ok = m.slots[k] != p;
+        if (ok && free_mark_word(p) != g_hot.free_mark) {
+          report_free_mark_overwritten(p, "thread cache check");
+          return false;
+        }
         if (!ok) {
           report_bug(BugClass::FreeListCorruption,
                      "thread cache %p: magazine %s slot %u (%p) is not a distinct cached object of the class "
@@ -230,6 +234,12 @@ bool thread_cache_check() {
   }
   return true;
 }
+
+}  // namespace kheap::slab
+
+bool kheap::thread_caches_check() { return slab::thread_cache_check(); }
+
+namespace kheap::slab {
 
 void thread_cache_reset() {
   g_thread_caches.reset();

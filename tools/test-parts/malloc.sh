@@ -113,6 +113,33 @@ for kind in foreign interior double; do
   fi
 done
 
+# --- the misuse suite under kheap (tools/misuse.sh; the other allocators' columns
+# are `make misuse`'s): every case caught in debug mode; in normal mode every
+# case but the ones only debug mode's redzones and poison can see.
+debug_only="ovf_1 ovf_8 ovf_large udf_1 udf_8 uaf_write"
+if gcc -std=gnu11 -O1 -g -fno-builtin -Wall -Wextra -Werror -pthread -o build/misuse/misuse tools/misuse/misuse.c 2>"$D/misuse-build.err" ||
+  { mkdir -p build/misuse && gcc -std=gnu11 -O1 -g -fno-builtin -Wall -Wextra -Werror -pthread -o build/misuse/misuse tools/misuse/misuse.c 2>"$D/misuse-build.err"; }; then
+  MISUSE_ALLOCATORS="kheap kheap-debug" tools/misuse.sh >"$D/misuse.md" 2>"$D/misuse.err"
+  wrong=()
+  while IFS='|' read -r _ num name _ _ normal debug _; do
+    name=$(echo "$name" | tr -d ' `') normal=$(echo "$normal" | tr -d ' *') debug=$(echo "$debug" | tr -d ' *')
+    [ -n "$name" ] || continue
+    want=caught
+    [[ " $debug_only " == *" $name "* ]] && want=missed
+    [ "$normal" = "$want" ] || wrong+=("$name: kheap $normal (want $want)")
+    [ "$debug" = caught ] || wrong+=("$name: kheap debug $debug (want caught)")
+  done < <(grep -E '^\| [0-9]+ \|' "$D/misuse.md")
+  total=$(grep -cE '^\| [0-9]+ \|' "$D/misuse.md")
+  if [ "$total" -ge 40 ] && [ ${#wrong[@]} = 0 ]; then
+    ok "misuse suite ($total cases: kheap catches $(grep -o 'caught' <<<"$(grep -E '^\| [0-9]+ \|' "$D/misuse.md" | cut -d'|' -f6)" | wc -l), kheap debug all)"
+  else
+    printf '%s\n' "${wrong[@]}" >"$D/misuse.wrong"
+    bad misuse "$total cases; unexpected cells" "$D/misuse.wrong" "$D/misuse.md"
+  fi
+else
+  bad misuse "could not compile tools/misuse/misuse.c" "$D/misuse-build.err"
+fi
+
 echo "malloc: $passed passed, $failed failed"
 [ -n "${KHEAP_RESULT:-}" ] && echo "$passed $failed" >"$KHEAP_RESULT"
 [ "$failed" = 0 ]
