@@ -21,18 +21,21 @@
 // reach an alignment above the page size (the run's tail beyond the block is
 // given back with resize_run_in_place). ksize is the run minus those pages.
 //
-// Fast paths (kmalloc of <= 1024 bytes and kfree of an object of the cpu
-// slab's current group) are inline below; everything else goes to the checked
-// slow paths. kfree validates every pointer: inside the page heap and a slab
-// run (PageInfo lookup), an exact object start (one multiply + rotate, see
-// cache_internal.h), not already free (its free bit) — see kfree().
+// Fast paths: every size class goes through the calling thread's magazines
+// (fast_path.h: a pop for kmalloc, a push for kfree, no lock); a miss, a
+// large block or anything unusual goes to the checked slow paths here, under
+// the slab lock. kfree validates every pointer: inside the page heap and a
+// slab run (PageInfo lookup), an exact object start of a kmalloc cache (one
+// multiply + rotate, see cache_internal.h), not free (the free mark, then
+// exactly: the slab's free bit and the magazines) — see fast_path.h and
+// kfree_slow().
 //
 // KHEAP_NO_FREE_CHECKS: a MEASUREMENT-ONLY build (build/host/slab_nochecks_bench,
 // to put a number on what the always-on checks cost). It drops what a release
-// allocator without hardening would skip: the double-free bit test, the
-// object-boundary (exact start) test and the ownership/slab-magic checks of the
-// kfree/kmem_cache_free paths. A bad free then corrupts the allocator
-// silently. Never used by the kernel or the tests.
+// allocator without hardening would skip: the object-boundary (exact start)
+// and free-mark tests of the inline kfree, the free-mark check before reuse,
+// and the ownership/slab-magic checks of kmem_cache_free. A bad free then
+// corrupts the allocator silently. Never used by the kernel or the tests.
 #include "core/bitops.h"
 #include "core/checked.h"
 #include "core/format.h"

@@ -42,10 +42,11 @@
 // them. Switching it off flushes the quarantine; the hooks stay armed while
 // debug objects remain live, so those are still freed correctly.
 //
-// Locking: one spinlock serializes the debug layer's own state (live list,
-// quarantine, counters); the non-debug paths it stands on are in
-// slab_debug_raw.cpp (the one place to adjust when lib/slab's insides change).
-// Constructors run outside the lock.
+// Locking: the slab layer's recursive lock (slab_lock()) serializes the debug
+// layer's own state (live list, quarantine, counters) together with the
+// non-debug paths it stands on, in slab_debug_raw.cpp (the one place to
+// adjust when lib/slab's insides change). The drop-in malloc skips its inline
+// thread-cache paths while debug mode is on.
 #pragma once
 
 #include "core/types.h"

@@ -2,7 +2,7 @@
 // creating a thread's cache, refilling and draining magazines in batches
 // under the slab lock, the search behind the double-free check, release at
 // thread exit and after fork(). The pops and pushes themselves are inline in
-// kmalloc.cpp. Concepts and invariants: thread_cache.h.
+// fast_path.h. Concepts and invariants: thread_cache.h.
 #include "slab/thread_cache.h"
 
 #include <new>

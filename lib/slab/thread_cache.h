@@ -18,8 +18,8 @@
 //   thread cache two magazines per class, per thread. Created on a thread's
 //                first kmalloc that misses, released (magazines drained) when
 //                the thread exits (kheap_platform_at_thread_exit). The kernel
-//                has one, for its one CPU. Every thread cache is on
-//                g_slab.thread_caches (under the slab lock).
+//                has one, for its one CPU. Every thread cache is on the list
+//                g_thread_caches of thread_cache.cpp (under the slab lock).
 //   free mark    every free kmalloc object — in a magazine or free in its
 //                slab — holds g_hot.free_mark in its first word; kmalloc
 //                clears it, kfree and new slabs set it. Two uses:
@@ -73,7 +73,7 @@ struct ThreadCache {
   Magazine alloc[kNumClasses];  // kmalloc pops
   Magazine freed[kNumClasses];  // kfree pushes
   uint32_t magic;
-  ListNode link;  // g_slab.thread_caches
+  ListNode link;  // g_thread_caches (thread_cache.cpp)
 };
 
 using ThreadCacheList = List<ThreadCache, &ThreadCache::link>;
