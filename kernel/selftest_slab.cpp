@@ -224,3 +224,48 @@ KTEST(slab_cxx_new_and_delete_use_kmalloc) {
 }
 
 }  // namespace kheap::kernel
+
+namespace kheap::kernel {
+
+// Normal mode, the CPU's thread cache: a double free found in the magazine,
+// a double free after the object went back to its slab, and a write into the
+// first word of a freed object (where free-list hijacks write) reported when
+// the object would be reused — and never handed out. (The damaged object
+// stays out of use: one leaked object, so no back-to-start check here.)
+KTEST(slab_thread_cache_double_free_and_use_after_free_write) {
+  QuietReports q;
+  void* keep = kmalloc(96);
+  void* p = kmalloc(96);
+  kfree(p);
+  kfree(p);
+  KCHECK_EQ(q.count(), 1u);
+  KCHECK(last_report().bug_class == BugClass::DoubleFree);
+  // Drain p back to its slab: free many objects of its class after it.
+  void* many[200];
+  for (auto& m : many) m = kmalloc(96);
+  for (auto& m : many) kfree(m);
+  kfree(p);
+  KCHECK_EQ(q.count(), 2u);
+  KCHECK(last_report().bug_class == BugClass::DoubleFree);
+  // A use-after-free write into the first word.
+  void* v = kmalloc(96);
+  kfree(v);
+  static char target[96];
+  *static_cast<void**>(v) = target;
+  bool handed_out = false, target_out = false;
+  for (auto& m : many) {
+    m = kmalloc(96);
+    handed_out |= m == v;
+    target_out |= m == static_cast<void*>(target);
+  }
+  KCHECK_EQ(q.count(), 3u);
+  KCHECK(last_report().bug_class == BugClass::UseAfterFreeWrite);
+  KCHECK(!handed_out);
+  KCHECK(!target_out);
+  for (auto& m : many) kfree(m);
+  kfree(keep);
+  KCHECK_EQ(q.count(), 3u);
+  KCHECK(slab_check());
+}
+
+}  // namespace kheap::kernel
