@@ -19,7 +19,7 @@
 #include "host/host_machine.h"
 #include "slab/cache_internal.h"
 #include "slab/slab.h"
-#include "slab/slab_debug.h"
+#include "debug/slab_debug.h"
 
 using namespace kheap;
 

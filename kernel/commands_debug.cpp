@@ -1,5 +1,5 @@
 // kernel/commands_debug.cpp — monitor commands of the slab debug mode
-// (lib/slab/slab_debug.h):
+// (lib/debug/slab_debug.h):
 //   debug [SPEC]         show the setting and counters, or change it (slub_debug syntax)
 //   validate             check every live and quarantined debug object, and every slab cache
 //   leaks [SEQ]          the live debug objects (allocated after SEQ), with their allocation sites
@@ -9,7 +9,7 @@
 #include "core/string_util.h"
 #include "monitor.h"
 #include "slab/slab.h"
-#include "slab/slab_debug.h"
+#include "debug/slab_debug.h"
 
 namespace kheap::kernel {
 

@@ -2,7 +2,7 @@
 // applied before the memory stack comes up (kernel_entry calls it before
 // memory_init), so the slab layer's very first allocation is already covered:
 //
-//   slub_debug[=OPTIONS[,CACHE...]]   the slab debug mode (lib/slab/slab_debug.h)
+//   slub_debug[=OPTIONS[,CACHE...]]   the slab debug mode (lib/debug/slab_debug.h)
 //   kheap_panic_on_bug                every heap-misuse report stops the machine
 //                                     (default: report and refuse, and go on)
 //
@@ -12,7 +12,7 @@
 #include "core/report.h"
 #include "core/string_util.h"
 #include "multiboot.h"
-#include "slab/slab_debug.h"
+#include "debug/slab_debug.h"
 
 namespace kheap::kernel {
 
@@ -48,7 +48,7 @@ void debug_boot_options(const char* cmdline, const MultibootInfo* info) {
       if (slab_debug_configure(spec))
         print("kheap: slub_debug: %s\n", slab_debug_spec());
       else
-        print("kheap: slub_debug: cannot parse '%s' (OPTIONS are letters of FZPUQ; see lib/slab/slab_debug.h): "
+        print("kheap: slub_debug: cannot parse '%s' (OPTIONS are letters of FZPUQ; see lib/debug/slab_debug.h): "
               "ignored\n", spec);
     } else if (word_is(word, len, "kheap_panic_on_bug")) {
       set_report_action(ReportAction::Panic);

@@ -1,5 +1,5 @@
 // kernel/selftest_debug.cpp — in-kernel tests of the slab debug mode
-// (lib/slab/slab_debug.h) on the live kernel heap: one test per bug class
+// (lib/debug/slab_debug.h) on the live kernel heap: one test per bug class
 // (redzone overwritten, use-after-free write, double free, invalid free,
 // wrong cache), the quarantine, poison, leaks, validate, selection by cache
 // name, and switching off. Each test switches debug mode on for itself and
@@ -12,7 +12,7 @@
 #include "ktest.h"
 #include "platform/platform.h"
 #include "slab/slab.h"
-#include "slab/slab_debug.h"
+#include "debug/slab_debug.h"
 
 namespace kheap::kernel {
 

@@ -34,6 +34,22 @@ $(KHEAP_SO): $(PIC_SHIM_OBJS) $(PIC_LIB_A)
 	@gcc -shared -flto=auto -O2 -o $@ $(PIC_SHIM_OBJS) $(PIC_LIB_A) -Wl,--no-undefined -Wl,-z,now \
 	  -Wl,--gc-sections -lc
 
+# Measurement only (make bench): the same library built with KHEAP_NO_FREE_CHECKS
+# (lib/slab/kmalloc.cpp says what that drops), so the workload table can put a
+# number on what the always-on checks cost. Never used by the tests.
+PICNB              := $(HOSTB)/pic-nochecks
+KHEAP_NOCHECKS_SO  := $(HOSTB)/libkheap_nochecks.so
+PICN_OBJS          := $(patsubst %.cpp,$(PICNB)/%.o,$(LIB_SRCS) $(SHIM_SRCS))
+
+$(PICNB)/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	@echo "  CXX [pic, no checks] $<"
+	@$(CXX_HOST) $(PIC_CXXFLAGS) -DKHEAP_NO_FREE_CHECKS -c $< -o $@
+
+$(KHEAP_NOCHECKS_SO): $(PICN_OBJS)
+	@echo "  LD  [so]     $@"
+	@gcc -shared -flto=auto -O2 -o $@ $(PICN_OBJS) -Wl,--no-undefined -Wl,-z,now -Wl,--gc-sections -lc
+
 # The workload program (plain C++, linked with nothing of kheap: the allocator comes by LD_PRELOAD).
 $(HOSTB)/malloc_workload: bench/workloads/workload.cpp
 	@mkdir -p $(dir $@)
@@ -44,7 +60,7 @@ $(HOSTB)/malloc_workload: bench/workloads/workload.cpp
 malloc-lib: $(KHEAP_SO)
 check-malloc: $(KHEAP_SO)
 	@bash tools/test-parts/malloc.sh
-bench-malloc: $(KHEAP_SO) $(HOSTB)/malloc_workload
+bench-malloc: $(KHEAP_SO) $(KHEAP_NOCHECKS_SO) $(HOSTB)/malloc_workload
 	@tools/bench-malloc.sh
 
 # `make test` runs every tools/test-parts/*.sh: the malloc part needs the library.

@@ -12,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh bench malloc
-make --no-print-directory build/host/libkheap.so build/host/malloc_workload >/dev/null || exit 1
+make --no-print-directory build/host/libkheap.so build/host/libkheap_nochecks.so build/host/malloc_workload >/dev/null || exit 1
 
 rounds=${KHEAP_BENCH_ROUNDS:-5}
 scale=${KHEAP_BENCH_SCALE:-4}
@@ -25,9 +25,10 @@ declare -A so=(
   [jemalloc]=$(lib_of libjemalloc2 libjemalloc.so.2)
   [tcmalloc]=$(lib_of libtcmalloc-minimal4 libtcmalloc_minimal.so.4)
   [kheap]=$PWD/build/host/libkheap.so
+  [kheap-nochecks]=$PWD/build/host/libkheap_nochecks.so
 )
 allocs=()
-for a in glibc mimalloc jemalloc tcmalloc kheap; do
+for a in glibc mimalloc jemalloc tcmalloc kheap kheap-nochecks; do
   if [ $a != glibc ] && [ ! -f "${so[$a]}" ]; then echo "bench-malloc: no $a library found; skipped"; continue; fi
   allocs+=("$a")
 done
@@ -84,5 +85,10 @@ for w in workloads:
         rm = f"{c[1] / mi[1]:.2f}" if mi else "-"
         row += f"{c[1] / 1024:>9.1f} MiB {rm:>4}     "
     print(row)
+if "kheap" in allocs and "kheap-nochecks" in allocs:
+    print()
+    print("cost of kheap's always-on checks (kheap / kheap-nochecks, a measurement-only build without them):")
+    print("  " + "  ".join(f"{w} x{cell('kheap', w)[0] / cell('kheap-nochecks', w)[0]:.2f}"
+                          for w in workloads if cell("kheap", w) and cell("kheap-nochecks", w)))
 sys.exit(bad)
 PY

@@ -59,7 +59,7 @@
 #include "core/spinlock.h"
 #include "host/lazy_window.h"
 #include "slab/fast_path.h"
-#include "slab/slab_debug.h"
+#include "debug/slab_debug.h"
 #include "slab/slab.h"
 
 #define KHEAP_EXPORT extern "C" __attribute__((visibility("default")))
@@ -136,7 +136,7 @@ __attribute__((noinline, cold)) bool init_once() {
     return false;
   }
   set_report_action(ReportAction::Refuse);  // the shim decides (see bad_pointer)
-  // Debug mode (lib/slab/slab_debug.h): KHEAP_DEBUG=1 or a slub_debug-style spec.
+  // Debug mode (lib/debug/slab_debug.h): KHEAP_DEBUG=1 or a slub_debug-style spec.
   if (const char* d = getenv("KHEAP_DEBUG")) slab_debug_configure(d);
   __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
   errno = saved;

@@ -28,7 +28,7 @@
 #include "core/report.h"
 #include "platform/platform.h"
 #include "slab/cache_internal.h"
-#include "slab/slab_debug.h"
+#include "debug/slab_debug.h"
 #include "slab/thread_cache.h"
 
 namespace kheap::slab {

@@ -43,7 +43,7 @@
 #include "platform/platform.h"
 #include "slab/cache_internal.h"
 #include "slab/fast_path.h"
-#include "slab/slab_debug.h"
+#include "debug/slab_debug.h"
 #include "slab/thread_cache.h"
 
 namespace kheap::slab {

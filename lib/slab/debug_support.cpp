@@ -1,18 +1,18 @@
-// lib/slab/slab_debug_raw.cpp — the non-debug allocator paths the debug layer
-// stands on: plain kmalloc blocks and cache objects, "what is this address",
-// and the normal checks (with the normal reports) for pointers that are not
-// debug objects.
+// lib/slab/debug_support.cpp — what the slab layer offers its debug mode
+// (declared in debug_support.h): plain kmalloc blocks and cache objects,
+// "what is this address", and the normal checks (with the normal reports)
+// for pointers that are not debug objects.
 //
-// The public entry points branch to the debug layer when it is active, so the
-// debug layer cannot call them for its own memory. These functions use lib/
-// slab's internals instead (cache_alloc_slow, check_slab_object,
-// slab_free_object, the page heap), mirroring kmalloc.cpp. This file is the
-// one place to adjust when those insides change (per-thread caches, a slab
-// lock: take it around each function here).
+// The public entry points branch to the debug layer (lib/debug/slab_debug.cpp)
+// when it is active, so the debug layer cannot call them for its own memory.
+// These functions use lib/slab's internals instead (cache_alloc_slow,
+// check_slab_object, slab_free_object, the page heap), mirroring kmalloc.cpp,
+// with the slab lock held by the debug layer's callers.
 #include "core/bitops.h"
 #include "core/checked.h"
 #include "core/report.h"
-#include "slab/slab_debug_internal.h"
+#include "slab/debug_support.h"
+#include "debug/slab_debug_internal.h"
 
 namespace kheap::slab::debug {
 

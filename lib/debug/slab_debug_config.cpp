@@ -1,9 +1,9 @@
-// lib/slab/slab_debug_config.cpp — the debug layer's spec string (grammar in
+// lib/debug/slab_debug_config.cpp — the debug layer's spec string (grammar in
 // slab_debug.h): parsing, cache selection by name, and printing it back.
 // Pure functions of their arguments; no allocator state.
 #include "core/format.h"
 #include "core/string_util.h"
-#include "slab/slab_debug_internal.h"
+#include "debug/slab_debug_internal.h"
 
 namespace kheap::slab::debug {
 

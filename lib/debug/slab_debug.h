@@ -1,4 +1,4 @@
-// lib/slab/slab_debug.h — the slab layer's debug mode (issue 9 §2): poison,
+// lib/debug/slab_debug.h — the slab layer's debug mode (issue 9 §2): poison,
 // redzones, alloc/free site tracking, a quarantine, `leaks` and `validate`,
 // for the kmalloc family and kmem caches. Switched on by a spec string in the
 // spirit of Linux's slub_debug (kernel command line; KHEAP_DEBUG on the host).
@@ -44,7 +44,7 @@
 //
 // Locking: the slab layer's recursive lock (slab_lock()) serializes the debug
 // layer's own state (live list, quarantine, counters) together with the
-// non-debug paths it stands on, in slab_debug_raw.cpp (the one place to
+// non-debug paths it stands on, in lib/slab/debug_support.cpp (the one place to
 // adjust when lib/slab's insides change). The drop-in malloc skips its inline
 // thread-cache paths while debug mode is on.
 #pragma once

@@ -1,4 +1,4 @@
-// lib/slab/slab_debug.cpp — the debug layer's objects: layout, the live list
+// lib/debug/slab_debug.cpp — the debug layer's objects: layout, the live list
 // and the quarantine, the checks, the reports, and the hooks the kmalloc
 // family and kmem caches branch to (overview and spec in slab_debug.h).
 //
@@ -28,7 +28,7 @@
 // when its pointer is bad or the object is corrupt.
 //
 // Locking: the slab layer's recursive lock (g_slab.lock) around every public
-// function, so the debug lists and the slab internals slab_debug_raw.cpp
+// function, so the debug lists and the slab internals lib/slab/debug_support.cpp
 // calls are serialized together; reports are made with it held (they do not
 // allocate).
 #include "core/bitops.h"
@@ -38,7 +38,7 @@
 #include "core/spinlock.h"
 #include "core/string_util.h"
 #include "platform/platform.h"
-#include "slab/slab_debug_internal.h"
+#include "debug/slab_debug_internal.h"
 
 namespace kheap {
 
@@ -120,7 +120,7 @@ constinit DebugState g{.config = {}, .spec = "-", .kmalloc_selected = {}, .live 
 class Guard {
  public:
   // The slab layer's lock: the debug layer's lists and the slab internals it
-  // calls (slab_debug_raw.cpp) are all under it.
+  // calls (lib/slab/debug_support.cpp) are all under it.
   Guard() { g_slab.lock.lock(); }
   ~Guard() { g_slab.lock.unlock(); }
   Guard(const Guard&) = delete;

@@ -1,34 +1,15 @@
-// lib/slab/slab_debug_internal.h — private to the debug layer
-// (slab_debug*.cpp): the parsed setting, and the non-debug allocator paths the
-// debug layer stands on (slab_debug_raw.cpp).
+// lib/slab/debug_support.h — what the slab layer offers its debug mode
+// (lib/debug/slab_debug.cpp): the non-debug allocation paths, "where is this
+// address", and the normal checks with their normal reports, for blocks the
+// debug layer lays out itself. The public entry points branch to the debug
+// layer when it is on, so it cannot call them for its own memory.
+// Implemented in debug_support.cpp; callers hold the slab lock.
 #pragma once
 
 #include "core/types.h"
 #include "slab/cache_internal.h"
-#include "slab/slab_debug.h"
 
 namespace kheap::slab::debug {
-
-/* --- The setting (slab_debug_config.cpp) -------------------------------------- */
-
-inline constexpr size_t kMaxSelectedNames = 16;
-inline constexpr size_t kNameBytes = 256;
-
-struct DebugConfig {
-  uint32_t checks;                 // kSlabDebug* bits; 0: off
-  bool all_caches;                 // no cache list: every cache
-  size_t name_count;
-  const char* names[kMaxSelectedNames];  // into name_text; a trailing '*' is a prefix match
-  char name_text[kNameBytes];
-};
-
-// Parse a spec (see slab_debug.h). False if malformed (out untouched).
-bool parse_spec(const char* spec, DebugConfig* out);
-bool config_selects(const DebugConfig& config, const char* cache_name);
-// The spec that parse_spec would turn into `config` ("-" when off).
-size_t format_spec(const DebugConfig& config, char* buf, size_t cap);
-
-/* --- The non-debug paths (slab_debug_raw.cpp) --------------------------------- */
 
 // Where an address lies: inside which plain block (slab object slot or large
 // kmalloc block), and how far in. Never reports; O(1) (a page-heap lookup).
