@@ -107,21 +107,24 @@ using SlabList = List<SlabPage, &SlabPage::link>;
 
 namespace kheap {
 
-struct KmemCache {
-  // --- hot: the fast paths read only these ---
-  uintptr_t cur_bits;             // free objects of the cpu slab's current group that kmalloc takes
-  uintptr_t cur_freed;            // those freed since cur_bits was last refilled (disjoint from cur_bits)
-  char* cur_base;                 // the current group's first object
+struct alignas(64) KmemCache {
+  // --- read-mostly: what kfree's inline path reads (set at creation), one
+  // cache line of its own, so refills and drains on another CPU (which write
+  // the fields below) do not take it away from every kfree ---
   size_t size;                    // slot size
-  slab::SlabPage* cpu_slab;
   uintptr_t inv;                  // inverse of (size >> shift) mod 2^W
+  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check); 1 if not kfree_inline
   uint32_t shift;                 // size = odd << shift
   uint32_t objects_per_slab;
   uint32_t magic;                 // kCacheMagic while live
   uint32_t kfree_limit;           // objects_per_slab if kfree frees inline (kmalloc caches), else 0
-  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check); 1 if not kfree_inline
   uint32_t magazine_offset;       // kmalloc caches: offset of the class's magazine in a ThreadCache
   uint8_t tc_class;               // kmalloc caches: the size class (its magazine); others kNumClasses
+  // --- the cpu slab (written by every allocation from the slabs) ---
+  alignas(64) uintptr_t cur_bits; // free objects of the cpu slab's current group that kmalloc takes
+  uintptr_t cur_freed;            // those freed since cur_bits was last refilled (disjoint from cur_bits)
+  char* cur_base;                 // the current group's first object
+  slab::SlabPage* cpu_slab;
   // --- layout ---
   size_t object_size;             // usable bytes per object
   size_t align;
