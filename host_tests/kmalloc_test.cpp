@@ -470,3 +470,44 @@ TEST(KmallocBeforeInit, FailsQuietly) {
 }
 
 }  // namespace
+
+namespace {
+
+// A large block grown step by step (+25% each time, as a vector or a string
+// builder does) moves O(log n) times: a move leaves half its size again as
+// headroom, and growth within the run stays in place. Content survives every
+// step; shrinking far gives the headroom back.
+TEST_F(KmallocTest, LargeBlockGrownStepByStepMovesRarely) {
+  size_t size = 16 * 1024;
+  auto* p = static_cast<unsigned char*>(kmalloc(size));
+  ASSERT_NE(p, nullptr);
+  for (size_t i = 0; i < size; ++i) p[i] = static_cast<unsigned char>(i * 7);
+  void* blocker = kmalloc(20000);  // something right after it, so growing in place needs headroom
+  int steps = 0, moves = 0;
+  while (size < (size_t{8} << 20)) {
+    size_t next = size + size / 4 + 16;
+    auto* q = static_cast<unsigned char*>(krealloc(p, next));
+    ASSERT_NE(q, nullptr);
+    ++steps;
+    if (q != p) ++moves;
+    ASSERT_GE(ksize(q), next);
+    for (size_t i = 0; i < size; i += 997) ASSERT_EQ(q[i], static_cast<unsigned char>(i * 7)) << "step " << steps;
+    for (size_t i = size; i < next; ++i) q[i] = static_cast<unsigned char>(i * 7);
+    p = q;
+    size = next;
+  }
+  EXPECT_GE(steps, 25);
+  EXPECT_LE(moves, steps / 2) << moves << " moves in " << steps << " steps";
+  // Shrinking to a quarter gives most of the run back (in place).
+  size_t before = m.page_heap().stats().pages_in_use;
+  auto* r = static_cast<unsigned char*>(krealloc(p, size / 4));
+  ASSERT_EQ(r, p);
+  EXPECT_LT(m.page_heap().stats().pages_in_use, before);
+  for (size_t i = 0; i < size / 4; i += 997) ASSERT_EQ(r[i], static_cast<unsigned char>(i * 7));
+  kfree(r);
+  kfree(blocker);
+  EXPECT_EQ(report_count(), 0u);
+  expect_back_to_base();
+}
+
+}  // namespace

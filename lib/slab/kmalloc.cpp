@@ -109,12 +109,15 @@ inline void* class_alloc(size_t cls) {
 
 /* --- Large blocks -------------------------------------------------------------- */
 
-void* large_alloc(size_t size, size_t align) {
+// A run for `size` bytes (recorded as the size asked for) of at least
+// `reserve` bytes (0: just `size`), aligned to `align`.
+void* large_alloc(size_t size, size_t align, size_t reserve = 0) {
   RecursiveGuard guard(g_slab.lock);
   if (!g_slab.ready) return nullptr;
   size_t pages, total, slack = align > kPageSize ? align / kPageSize - 1 : 0;
-  if (size > ~size_t{0} - (kPageSize - 1)) return nullptr;  // absurd: fail quietly
-  pages = pages_for(size);
+  if (reserve < size) reserve = size;
+  if (reserve > ~size_t{0} - (kPageSize - 1)) return nullptr;  // absurd: fail quietly
+  pages = pages_for(reserve);
   if (slack > 0xFFFF || !checked_add(pages, slack, &total)) return nullptr;
   vm::PageHeap* ph = g_slab.page_heap;
   void* run = ph->alloc_run(total, vm::RunOwner::Large, reinterpret_cast<void*>(size), 0);
@@ -137,6 +140,7 @@ struct Block {
   size_t head_pages;  // large: pages before the block
   size_t run_pages;   // large
   size_t usable;
+  size_t requested;   // the bytes that hold the caller's data: large: the size asked for; slab: usable
 };
 
 // Why `p` (not in a slab run) is not a large block either; reports.
@@ -175,7 +179,7 @@ bool find_block(const void* p, const char* op, bool frees, Block* b) {
   }
   if (SlabPage* s = slab_page_of(p)) {
     if (!check_slab_object(nullptr, s, p, op, frees)) return false;
-    *b = Block{false, s, nullptr, 0, 0, s->cache->object_size};
+    *b = Block{false, s, nullptr, 0, 0, s->cache->object_size, s->cache->object_size};
     return true;
   }
   vm::PageHeap* ph = g_slab.page_heap;
@@ -193,7 +197,8 @@ bool find_block(const void* p, const char* op, bool frees, Block* b) {
                ri.pages - head, reinterpret_cast<size_t>(ri.owner_ptr));
     return false;
   }
-  *b = Block{true, nullptr, ri.start, head, ri.pages, (ri.pages - head) << kPageShift};
+  size_t usable = (ri.pages - head) << kPageShift, asked = reinterpret_cast<size_t>(ri.owner_ptr);
+  *b = Block{true, nullptr, ri.start, head, ri.pages, usable, asked < usable ? asked : usable};
   return true;
 }
 
@@ -294,9 +299,12 @@ void* krealloc(void* p, size_t new_size) {
     } else if (!b.large && new_size <= b.usable) {
       return p;
     } else if (b.large && new_size > kKmallocMaxClass && new_size <= ~size_t{0} - (kPageSize - 1)) {
-      size_t pages = pages_for(new_size);
+      size_t pages = pages_for(new_size), have = b.run_pages - b.head_pages;
       vm::PageHeap* ph = g_slab.page_heap;
-      if (b.head_pages + pages == b.run_pages || ph->resize_run_in_place(b.run, b.head_pages + pages)) {
+      // Fits the run (a block that moved on growing has headroom, below):
+      // keep it, unless that would leave more than half of the run unused.
+      bool keep = pages <= have && pages * 2 >= have;
+      if (keep || ph->resize_run_in_place(b.run, b.head_pages + pages)) {
         ph->set_owner(b.run, vm::RunOwner::Large, reinterpret_cast<void*>(new_size),
                       static_cast<uint16_t>(b.head_pages));
         return p;
@@ -308,9 +316,16 @@ void* krealloc(void* p, size_t new_size) {
     return nullptr;
   }
   // Moving: the copy runs without the lock (p is the caller's until kfree).
-  void* q = kmalloc(new_size);
+  // A large block that has to move while growing gets half its size again
+  // as headroom, so a block grown step by step moves O(log n) times, not at
+  // every step (the size asked for is what the run records; the headroom
+  // pages are mapped but, on a host, untouched until used).
+  void* q = nullptr;
+  if (new_size > kKmallocMaxClass && new_size > b.usable && new_size <= (~size_t{0} - kPageSize) / 3 * 2)
+    q = large_alloc(new_size, 0, new_size + new_size / 2);
+  if (!q) q = kmalloc(new_size);
   if (!q) return nullptr;  // p stays valid
-  memcpy(q, p, new_size < b.usable ? new_size : b.usable);
+  memcpy(q, p, new_size < b.requested ? new_size : b.requested);
   kfree(p);
   return q;
 }
