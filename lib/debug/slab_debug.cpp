@@ -128,7 +128,9 @@ class Guard {
 };
 
 void update_active() {
-  g_slab_debug_active = g.config.checks != 0 || g.live.count || g.quarantine.count || g.cache_count;
+  bool active = g.config.checks != 0 || g.live.count || g.quarantine.count || g.cache_count;
+  if (active != g_slab_debug_active) route_to_debug(active);
+  g_slab_debug_active = active;
 }
 
 /* --- Headers and lists --------------------------------------------------------- */

@@ -164,6 +164,7 @@ struct SlabHot {
   KmemCache* class_cache[kNumClasses];  // &kmalloc_caches[i]
   uintptr_t free_mark;             // the second word of every object in a magazine (thread_cache.h)
   uint8_t size_class[kSmallMax + 1];  // size -> class index, for size <= kSmallMax
+  uint8_t fast_class[kSmallMax + 1];  // kmalloc's inline path: size_class, or kNumClasses (an empty magazine) in debug mode
   KmemCache kmalloc_caches[kNumClasses];
 };
 extern SlabHot g_hot;

@@ -9,6 +9,15 @@
 #include "core/types.h"
 #include "slab/cache_internal.h"
 
+namespace kheap::slab {
+
+// Debug mode on: kmalloc's and kfree's inline paths (fast_path.h) always
+// miss, so every call reaches the slow paths, which hand it to the debug
+// layer (no test of the debug flag on the inline paths). Off: back to normal.
+void route_to_debug(bool on);
+
+}  // namespace kheap::slab
+
 namespace kheap::slab::debug {
 
 // Where an address lies: inside which plain block (slab object slot or large

@@ -31,7 +31,7 @@ inline void* magazine_pop(size_t cls) {
 }
 
 // kmalloc(size) for size <= kSmallMax, or nullptr (take the slow path).
-inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.size_class[size]); }
+inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_class[size]); }
 
 // kfree's inline path: an exact object start of a kmalloc cache's slab
 // (kfree_limit: 0 for other caches), not carrying the free mark (neither in a

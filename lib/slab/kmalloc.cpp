@@ -44,6 +44,7 @@
 #include "slab/cache_internal.h"
 #include "slab/fast_path.h"
 #include "debug/slab_debug.h"
+#include "slab/debug_support.h"
 #include "slab/thread_cache.h"
 
 namespace kheap::slab {
@@ -53,12 +54,13 @@ namespace {
 }  // namespace
 
 constexpr SlabHot::SlabHot()
-    : page_heap(&g_no_page_heap), window_base(0), info_bias(0), class_cache{}, free_mark(0), size_class{}, kmalloc_caches{} {
+    : page_heap(&g_no_page_heap), window_base(0), info_bias(0), class_cache{}, free_mark(0), size_class{}, fast_class{},
+      kmalloc_caches{} {
   for (size_t i = 0; i < kNumClasses; ++i) class_cache[i] = &kmalloc_caches[i];
   size_t c = 0;
   for (size_t s = 0; s <= kSmallMax; ++s) {
     while (kClassSizes[c] < s) ++c;
-    size_class[s] = static_cast<uint8_t>(c);
+    size_class[s] = fast_class[s] = static_cast<uint8_t>(c);
   }
 }
 
@@ -75,7 +77,7 @@ void kmalloc_init_caches() {
     c.tc_class = static_cast<uint8_t>(i);
     c.magazine_offset = static_cast<uint32_t>(offsetof(ThreadCache, freed) + i * sizeof(Magazine));
     KHEAP_ASSERT(c.kfree_inline);  // (every class meets the conditions of the fixed-rotate index test)
-    c.kfree_limit = c.objects_per_slab;
+    c.kfree_limit = g_slab_debug_active ? 0 : c.objects_per_slab;  // (see route_to_debug)
   }
 }
 
@@ -213,7 +215,8 @@ void free_block(const Block& b, void* p) {
 
 // Every free the inline path does not take: the checked, reporting path,
 // under the lock. A good kmalloc object still goes into the magazine.
-__attribute__((noinline)) void kfree_slow(void* p) {
+__attribute__((noinline)) void kfree_slow(void* p, const void* site) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kfree(p, site);
   if (!p) return;
   RecursiveGuard guard(g_slab.lock);
   if (SlabPage* s = slab_page_of(p)) {
@@ -231,12 +234,23 @@ __attribute__((noinline)) void kfree_slow(void* p) {
   if (find_block(p, "kfree", true, &b)) free_block(b, p);
 }
 
-void* kmalloc_mid_or_large(size_t size) {
+// Every kmalloc the inline pop does not serve (the size class's magazine is
+// empty, a size above kSmallMax, debug mode).
+__attribute__((noinline)) void* kmalloc_slow(size_t size, const void* site) {
+  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kmalloc(size, site);
   if (size <= kKmallocMaxClass) return class_alloc(class_index(size));
   return large_alloc(size, 0);
 }
 
 }  // namespace
+
+void route_to_debug(bool on) {
+  RecursiveGuard guard(g_slab.lock);
+  for (size_t size = 0; size <= kSmallMax; ++size)
+    g_hot.fast_class[size] = on ? static_cast<uint8_t>(kNumClasses) : g_hot.size_class[size];
+  for (KmemCache& c : g_hot.kmalloc_caches) c.kfree_limit = on ? 0 : c.objects_per_slab;
+}
+
 }  // namespace kheap::slab
 
 namespace kheap {
@@ -246,14 +260,14 @@ using namespace slab;
 /* --- The fast paths ------------------------------------------------------------- */
 
 void* kmalloc(size_t size) {
-  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kmalloc(size, __builtin_return_address(0));
-  if (__builtin_expect(size <= kSmallMax, 1)) return class_alloc(g_hot.size_class[size]);
-  return kmalloc_mid_or_large(size);
+  if (__builtin_expect(size <= kSmallMax, 1)) {
+    if (void* p = kmalloc_small_fast(size)) return p;
+  }
+  return kmalloc_slow(size, __builtin_return_address(0));
 }
 
 void kfree(const void* p) {
-  if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kfree(p, __builtin_return_address(0));
-  if (__builtin_expect(!kfree_fast(p), 0)) kfree_slow(const_cast<void*>(p));
+  if (__builtin_expect(!kfree_fast(p), 0)) kfree_slow(const_cast<void*>(p), __builtin_return_address(0));
 }
 
 /* --- The rest of the family ------------------------------------------------------ */

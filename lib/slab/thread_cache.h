@@ -70,7 +70,9 @@ struct Magazine {
 static_assert(sizeof(Magazine) == 64 * sizeof(void*));
 
 struct ThreadCache {
-  Magazine alloc[kNumClasses];  // kmalloc pops
+  // kmalloc pops; the extra one is always empty: kmalloc's inline path is
+  // pointed at it while debug mode routes every kmalloc to the slow path.
+  Magazine alloc[kNumClasses + 1];
   // alloc[i] and freed[i] must not be a multiple of 4 KiB apart: the CPU
   // would take kfree's loads of freed[i].count for reloads of kmalloc's
   // store to alloc[i].count (4K aliasing) and stall lifo pairs by ~2x.

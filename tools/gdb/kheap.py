@@ -310,7 +310,9 @@ def have_thread_caches():
 
 
 def num_classes():
-    return gdb.lookup_type("kheap::slab::ThreadCache")["alloc"].type.range()[1] + 1
+    # The size classes: `freed` has one magazine per class (`alloc` has one more,
+    # always empty, that kmalloc's inline path uses while debug mode is on).
+    return gdb.lookup_type("kheap::slab::ThreadCache")["freed"].type.range()[1] + 1
 
 
 def tc_ptr(addr):
