@@ -142,7 +142,6 @@ struct Block {
   size_t head_pages;  // large: pages before the block
   size_t run_pages;   // large
   size_t usable;
-  size_t requested;   // the bytes that hold the caller's data: large: the size asked for; slab: usable
 };
 
 // Why `p` (not in a slab run) is not a large block either; reports.
@@ -181,7 +180,7 @@ bool find_block(const void* p, const char* op, bool frees, Block* b) {
   }
   if (SlabPage* s = slab_page_of(p)) {
     if (!check_slab_object(nullptr, s, p, op, frees)) return false;
-    *b = Block{false, s, nullptr, 0, 0, s->cache->object_size, s->cache->object_size};
+    *b = Block{false, s, nullptr, 0, 0, s->cache->object_size};
     return true;
   }
   vm::PageHeap* ph = g_slab.page_heap;
@@ -199,8 +198,7 @@ bool find_block(const void* p, const char* op, bool frees, Block* b) {
                ri.pages - head, reinterpret_cast<size_t>(ri.owner_ptr));
     return false;
   }
-  size_t usable = (ri.pages - head) << kPageShift, asked = reinterpret_cast<size_t>(ri.owner_ptr);
-  *b = Block{true, nullptr, ri.start, head, ri.pages, usable, asked < usable ? asked : usable};
+  *b = Block{true, nullptr, ri.start, head, ri.pages, (ri.pages - head) << kPageShift};
   return true;
 }
 
@@ -332,14 +330,14 @@ void* krealloc(void* p, size_t new_size) {
   // Moving: the copy runs without the lock (p is the caller's until kfree).
   // A large block that has to move while growing gets half its size again
   // as headroom, so a block grown step by step moves O(log n) times, not at
-  // every step (the size asked for is what the run records; the headroom
-  // pages are mapped but, on a host, untouched until used).
+  // every step (the size asked for is what the run records; ksize, and so
+  // what a later move copies, includes the headroom).
   void* q = nullptr;
   if (new_size > kKmallocMaxClass && new_size > b.usable && new_size <= (~size_t{0} - kPageSize) / 3 * 2)
     q = large_alloc(new_size, 0, new_size + new_size / 2);
   if (!q) q = kmalloc(new_size);
   if (!q) return nullptr;  // p stays valid
-  memcpy(q, p, new_size < b.requested ? new_size : b.requested);
+  memcpy(q, p, new_size < b.usable ? new_size : b.usable);  // (all of ksize is the caller's)
   kfree(p);
   return q;
 }
