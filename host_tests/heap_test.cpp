@@ -828,10 +828,10 @@ TEST_F(HeapTest, ConcurrentThreadsOnOneHeap) {
     }
     for (auto& b : mine) ASSERT_EQ(HeapFree(h, 0, b.first), TRUE);
   };
-  // Other layers (slab, page heap) are not thread-safe yet: the threads share
-  // the process-wide lock by holding this heap's lock around each call group.
-  std::thread a([&] { HeapLock(h); worker(1); HeapUnlock(h); });
-  std::thread b([&] { HeapLock(h); worker(2); HeapUnlock(h); });
+  // Both threads call into the one heap at once: its own lock serializes each
+  // call, the slab lock the layers below.
+  std::thread a([&] { worker(1); });
+  std::thread b([&] { worker(2); });
   a.join();
   b.join();
   EXPECT_EQ(stats(h).blocks_in_use, 0u);

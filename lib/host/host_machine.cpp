@@ -9,7 +9,8 @@
 // translation_ entry is nonzero, and then it shows the frame at that offset;
 // every other window page is an anonymous PROT_NONE page, so touching it
 // faults (SIGSEGV). Frame 0 is never handed out, so 0 can mean "unmapped".
-// Not thread-safe, like everything below it.
+// Not thread-safe by itself, like the page heap and break above it: their
+// callers serialize (lib/slab's lock, slab_lock()).
 #if defined(__linux__)  // the Windows host is in lib/host/*windows*.cpp
 
 #include "host/host_machine.h"

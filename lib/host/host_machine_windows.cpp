@@ -53,8 +53,8 @@
 //  * Faults raised while this file holds g_lock (a bug here) are not handled
 //    (the handler would deadlock), so they stay access violations.
 //  * At most kMaxMachines machines at once (create() fails beyond).
-// Otherwise not thread-safe, like everything below it (the page heap and the
-// break serialize their own callers).
+// Otherwise not thread-safe by itself, like the page heap and break above it:
+// their callers serialize (lib/slab's lock, slab_lock()).
 #if defined(_WIN32)
 
 #include "host/host_machine.h"
