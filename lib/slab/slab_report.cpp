@@ -88,7 +88,7 @@ void print_thread_cache() {
     const Magazine& a = tc->alloc[i];
     const Magazine& f = tc->freed[i];
     if (!a.count && !f.count) continue;
-    print("  %-14s alloc %2u/%-2u  freed %2u/%-2u\n", g_hot.class_cache[i]->name, a.count, a.capacity, f.count,
+    print("  %-14s alloc %2u/%u  freed %2u/%u\n", g_hot.class_cache[i]->name, a.count, a.capacity, f.count,
           f.capacity);
     total += a.count + f.count;
     bytes += (a.count + f.count) * kClassSizes[i];
@@ -156,8 +156,9 @@ BlockInfo describe_address(const void* addr) {
   b.object_index = index;
   b.object_start = object_at(c, s, index);
   b.offset = a - reinterpret_cast<uintptr_t>(b.object_start);
-  b.in_thread_cache = c->tc_class < kNumClasses && free_mark_word(b.object_start) == g_hot.free_mark &&
-                      thread_cache_holding(b.object_start);
+  // (A search even when the free mark is gone: an object whose mark a
+  // use-after-free write destroyed is still free, in its magazine.)
+  b.in_thread_cache = c->tc_class < kNumClasses && thread_cache_holding(b.object_start);
   b.allocated = !object_is_free(c, s, b.object_start) && !b.in_thread_cache;
   return b;
 }

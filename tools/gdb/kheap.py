@@ -705,7 +705,7 @@ alloc magazine's top is what the next kmalloc of that size returns; a freed one'
             cache = hot["class_cache"][cls].dereference()
             total += a[0] + f[0]
             nbytes += (a[0] + f[0]) * u(cache["size"])
-            print("  %-14s alloc %2d/%-2d  freed %2d/%-2d" % (cache["name"].string(), a[0], a[1], f[0], f[1]))
+            print("  %-14s alloc %2d/%d  freed %2d/%d" % (cache["name"].string(), a[0], a[1], f[0], f[1]))
             for which, (count, _, slots), role in (("alloc", a, "the next kmalloc"), ("freed", f, "the latest kfree")):
                 if count:
                     top = " ".join(fmt_addr(x) for x in reversed(slots[-4:]))
