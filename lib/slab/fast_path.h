@@ -22,10 +22,6 @@ inline void* magazine_pop(size_t cls) {
   uint32_t n = m->count;
   if (__builtin_expect(n == 0, 0)) return nullptr;
   void* p = m->slots[n - 1];
-  // The next pop's object was freed a while ago and may have left the cache:
-  // start fetching it now (slots[-1], when n == 1, is the magazine's own
-  // header: a harmless prefetch).
-  __builtin_prefetch(m->slots[static_cast<ptrdiff_t>(n) - 2], 1);
 #ifndef KHEAP_NO_FREE_CHECKS
   if (__builtin_expect(free_mark_word(p) != g_hot.free_mark, 0)) return nullptr;  // written after its free
 #endif
