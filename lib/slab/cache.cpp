@@ -245,7 +245,10 @@ SlabPage* slab_create(KmemCache* c) {
     for (size_t i = 0; i < c->objects_per_slab; ++i) c->ctor(object_at(c, s, i));
   if (c->tc_class < kNumClasses)
     for (size_t i = 0; i < c->objects_per_slab; ++i) free_mark_word(object_at(c, s, i)) = g_hot.free_mark;
-  for (size_t i = 0; i < c->objects_per_slab; ++i) s->free_bits[i / kWordBits] |= uintptr_t{1} << (i % kWordBits);
+  // Every object free: whole words, then the bits of the last partial word.
+  size_t n = c->objects_per_slab;
+  for (size_t w = 0; w < n / kWordBits; ++w) s->free_bits[w] = ~uintptr_t{0};
+  if (n % kWordBits) s->free_bits[n / kWordBits] = (uintptr_t{1} << (n % kWordBits)) - 1;
   s->inuse = 0;
   return s;
 }
