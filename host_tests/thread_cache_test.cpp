@@ -409,3 +409,55 @@ TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoAnObjectBackInItsSlabIsReportedAtRe
 }
 
 }  // namespace
+
+namespace {
+
+// A thread that gave its cache back (slab_shrink_all, as malloc_trim does)
+// must not, when it exits, release the cache another thread got at the same
+// address meanwhile.
+TEST_F(ThreadCacheTest, AReleasedCacheIsNotReleasedAgainAtExit) {
+  const KmemCache* meta = find_cache("kmem_thread");
+  ASSERT_NE(meta, nullptr);
+  std::mutex mu;
+  std::condition_variable cv;
+  int stage = 0;
+  auto wait_for = [&](int s) {
+    std::unique_lock<std::mutex> g(mu);
+    cv.wait(g, [&] { return stage >= s; });
+  };
+  auto go = [&](int s) {
+    std::lock_guard<std::mutex> g(mu);
+    stage = s;
+    cv.notify_all();
+  };
+  const void* a_cache = nullptr;
+  const void* b_cache = nullptr;
+  std::thread a([&] {
+    kfree(kmalloc(40));
+    a_cache = slab::t_thread_cache;
+    slab_shrink_all();  // gives its cache back
+    go(1);
+    wait_for(2);        // b has made its cache
+  });
+  std::atomic<int> bad{0};
+  std::thread b([&] {
+    wait_for(1);
+    kfree(kmalloc(40));
+    b_cache = slab::t_thread_cache;
+    go(2);
+    a.join();  // a exits while b's cache is live
+    std::vector<void*> v;
+    for (int i = 0; i < 2000; ++i) v.push_back(kmalloc(40 + i % 100));
+    for (void* p : v) kfree(p);
+    if (!thread_caches_check()) ++bad;
+    if (slab::t_thread_cache != b_cache) ++bad;
+  });
+  b.join();
+  EXPECT_EQ(a_cache, b_cache) << "(the test wants the address reused; it was not, so it proves less)";
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(report_count(), 0u) << last_report().text;
+  EXPECT_EQ(kmem_cache_live_objects(meta), 0u);
+  expect_back_to_base();
+}
+
+}  // namespace

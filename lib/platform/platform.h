@@ -37,7 +37,8 @@ void kheap_platform_yield(void);
 
 // Call fn(arg) when the calling thread exits (host: a thread-specific-data
 // destructor; the kernel, one CPU and no threads yet: never). One
-// registration per thread; a second call replaces the first.
+// registration per thread; a second call replaces the first, and arg nullptr
+// cancels it.
 void kheap_platform_at_thread_exit(void (*fn)(void*), void* arg);
 
 // Provided by the kernel's C runtime or by libc.

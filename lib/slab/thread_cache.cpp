@@ -79,6 +79,7 @@ void release_locked(ThreadCache* tc) {
 // slab_shutdown, which forget every cache without touching them).
 void release_at_exit(void* arg) {
   auto* tc = static_cast<ThreadCache*>(arg);
+  if (!tc) return;
   RecursiveGuard g(g_slab.lock);
   for (ThreadCache* live : g_thread_caches)
     if (live == tc) {
@@ -251,6 +252,9 @@ void thread_cache_release_mine() {
   if (is_placeholder(t_thread_cache)) return;
   release_locked(t_thread_cache);
   t_thread_cache = &g_no_thread_cache;  // a new one on the next miss
+  // Forget the exit callback too: the freed cache's memory may become
+  // another thread's cache, which this thread's exit must not release.
+  kheap_platform_at_thread_exit(release_at_exit, nullptr);
 }
 
 void thread_cache_after_fork_child() {
