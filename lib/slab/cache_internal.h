@@ -325,5 +325,9 @@ size_t cache_total_slabs(const KmemCache* c);
 
 // --- kmalloc.cpp --------------------------------------------------------------
 void kmalloc_init_caches();
+// A large kmalloc block: a page-heap run (RunOwner::Large, owner_ptr = the
+// size asked for, tag = the pages skipped to reach `align` > the page size) of
+// at least `reserve` bytes (0: `size`). Takes the slab lock.
+void* large_alloc(size_t size, size_t align, size_t reserve = 0);
 
 }  // namespace kheap::slab

@@ -29,33 +29,6 @@ KmemCache* kmalloc_class_cache(size_t size) {
   return i < kNumClasses ? g_hot.class_cache[i] : nullptr;
 }
 
-namespace {
-
-// kmalloc.cpp's large_alloc: a page-heap run owned by RunOwner::Large whose
-// tag is the pages skipped to reach `align` (> the page size).
-void* large_block(size_t size, size_t align, size_t* usable) {
-  if (!g_slab.ready) return nullptr;
-  size_t pages, total, slack = align > kPageSize ? align / kPageSize - 1 : 0;
-  if (size > ~size_t{0} - (kPageSize - 1)) return nullptr;
-  pages = pages_for(size);
-  if (slack > 0xFFFF || !checked_add(pages, slack, &total)) return nullptr;
-  vm::PageHeap* ph = g_slab.page_heap;
-  void* run = ph->alloc_run(total, vm::RunOwner::Large, reinterpret_cast<void*>(size), 0);
-  if (!run) return nullptr;
-  *usable = pages << kPageShift;
-  if (!slack) return run;
-  uintptr_t start = align_up(reinterpret_cast<uintptr_t>(run), align);
-  size_t head = (start - reinterpret_cast<uintptr_t>(run)) >> kPageShift;
-  if (head + pages < total) {
-    bool ok = ph->resize_run_in_place(run, head + pages);
-    KHEAP_ASSERT(ok);
-  }
-  if (head) ph->set_owner(run, vm::RunOwner::Large, reinterpret_cast<void*>(size), static_cast<uint16_t>(head));
-  return reinterpret_cast<void*>(start);
-}
-
-}  // namespace
-
 void* alloc_block(size_t size, size_t align, size_t* usable) {
   if (size <= kKmallocMaxClass && align <= kPageSize) {
     for (size_t i = kmalloc_class_index(size); i < kNumClasses; ++i) {
@@ -66,7 +39,10 @@ void* alloc_block(size_t size, size_t align, size_t* usable) {
       return p;
     }
   }
-  return large_block(size ? size : 1, align, usable);
+  if (size == 0) size = 1;
+  void* p = large_alloc(size, align);  // kmalloc.cpp's
+  if (p) *usable = pages_for(size) << kPageShift;
+  return p;
 }
 
 void* alloc_object(KmemCache* cache) { return cache_alloc_slow(cache); }

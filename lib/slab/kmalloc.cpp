@@ -109,11 +109,13 @@ inline void* class_alloc(size_t cls) {
   return __builtin_expect(p != nullptr, 1) ? p : class_alloc_slow(cls);
 }
 
+}  // namespace
+
 /* --- Large blocks -------------------------------------------------------------- */
 
 // A run for `size` bytes (recorded as the size asked for) of at least
 // `reserve` bytes (0: just `size`), aligned to `align`.
-void* large_alloc(size_t size, size_t align, size_t reserve = 0) {
+void* large_alloc(size_t size, size_t align, size_t reserve) {
   RecursiveGuard guard(g_slab.lock);
   if (!g_slab.ready) return nullptr;
   size_t pages, total, slack = align > kPageSize ? align / kPageSize - 1 : 0;
@@ -133,6 +135,8 @@ void* large_alloc(size_t size, size_t align, size_t reserve = 0) {
   if (head) ph->set_owner(run, vm::RunOwner::Large, reinterpret_cast<void*>(size), static_cast<uint16_t>(head));
   return reinterpret_cast<void*>(start);
 }
+
+namespace {
 
 // A validated kmalloc block.
 struct Block {
