@@ -17,7 +17,7 @@ FUZZB        := $(BUILD)/fuzz
 FUZZ_CXX     ?= clang++
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CXXFLAGS := -std=c++20 -O2 -g -fno-omit-frame-pointer $(WARN) -Ilib -Ihost_tests $(FUZZ_SAN) -MMD -MP
-FUZZ_LIB_SRCS := $(LIB_SRCS) lib/host/host_machine.cpp lib/host/host_machine_common.cpp lib/host/host_stack.cpp lib/host/linux_platform.cpp
+FUZZ_LIB_SRCS := $(LIB_SRCS) lib/host/host_machine.cpp lib/host/host_machine_common.cpp lib/host/host_stack.cpp lib/host/linux_platform.cpp lib/host/host_panic.cpp
 FUZZ_OBJS    := $(patsubst %.cpp,$(FUZZB)/obj/%.o,$(FUZZ_LIB_SRCS) host_tests/fuzz/heap_fuzz.cpp)
 FUZZ_BIN     := $(FUZZB)/heap_fuzz
 FUZZ_SECONDS ?= 600

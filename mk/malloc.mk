@@ -15,7 +15,7 @@ KHEAP_SO     := $(HOSTB)/libkheap.so
 PIC_CXXFLAGS := -std=c++20 -O2 -g -fno-omit-frame-pointer $(WARN) -Ilib -MMD -MP -fPIC -fvisibility=hidden \
   -fvisibility-inlines-hidden -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-builtin-malloc \
   -fno-builtin-calloc -fno-builtin-free -fno-builtin-realloc -DKHEAP_MALLOC_SHIM -flto=auto
-SHIM_SRCS    := lib/host/malloc_shim.cpp lib/host/lazy_window.cpp lib/host/linux_platform.cpp
+SHIM_SRCS    := lib/host/malloc_shim.cpp lib/host/lazy_window.cpp lib/host/linux_platform.cpp lib/host/host_panic.cpp
 PIC_LIB_OBJS := $(patsubst %.cpp,$(PICB)/%.o,$(LIB_SRCS))
 PIC_SHIM_OBJS := $(patsubst %.cpp,$(PICB)/%.o,$(SHIM_SRCS))
 PIC_LIB_A    := $(PICB)/libkheap_pic.a

@@ -1,10 +1,9 @@
 // lib/host/linux_platform.cpp — the platform hooks of lib/ on a Linux host:
-// console output goes to stderr, a panic aborts (as other allocators do), a
+// console output goes to stderr (a panic aborts: host_panic.cpp), a
 // spinning thread yields the CPU, thread-exit callbacks run from a pthread key
 // destructor.
 #if defined(__linux__)  // the Windows host is in lib/host/*windows*.cpp
 
-#include <cstdlib>
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -20,15 +19,7 @@ extern "C" void kheap_platform_write(const char* text, size_t len) {
   }
 }
 
-extern "C" [[noreturn]] void kheap_platform_panic(const char* message) {
-  static const char prefix[] = "kheap: panic: ";
-  kheap_platform_write(prefix, sizeof prefix - 1);
-  size_t n = 0;
-  while (message[n]) ++n;
-  kheap_platform_write(message, n);
-  kheap_platform_write("\n", 1);
-  std::abort();
-}
+// kheap_platform_panic: lib/host/host_panic.cpp (shared by both hosts).
 
 extern "C" void kheap_platform_yield() { sched_yield(); }
 

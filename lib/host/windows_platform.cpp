@@ -5,7 +5,6 @@
 // Microsoft C runtime's convention), which is what death tests look for.
 #if defined(_WIN32)
 
-#include <cstdlib>
 #include <windows.h>
 
 #include "platform/platform.h"
@@ -22,15 +21,7 @@ extern "C" void kheap_platform_write(const char* text, size_t len) {
   }
 }
 
-extern "C" [[noreturn]] void kheap_platform_panic(const char* message) {
-  static const char prefix[] = "kheap: panic: ";
-  kheap_platform_write(prefix, sizeof prefix - 1);
-  size_t n = 0;
-  while (message[n]) ++n;
-  kheap_platform_write(message, n);
-  kheap_platform_write("\n", 1);
-  std::abort();
-}
+// kheap_platform_panic: lib/host/host_panic.cpp (shared by both hosts).
 
 extern "C" void kheap_platform_yield() { ::SwitchToThread(); }
 
