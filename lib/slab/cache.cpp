@@ -897,12 +897,10 @@ bool slab_init(vm::PageHeap* page_heap) {
   g_slab.page_heap = nullptr;
   slab::g_hot.page_heap = &slab::g_no_page_heap;
   slab::g_hot.window_base = 0;
-  slab::g_hot.info_bias = 0;
   if (!page_heap || !page_heap->page_info_array()) return false;
   g_slab.page_heap = page_heap;
   slab::g_hot.page_heap = page_heap;
   slab::g_hot.window_base = reinterpret_cast<uintptr_t>(page_heap->page_info_array());
-  slab::g_hot.info_bias = slab::g_hot.window_base - (slab::g_hot.window_base >> kPageShift) * sizeof(vm::PageInfo);
   if (!cache_init(&g_slab.slab_meta, "kmem_slab", sizeof(SlabPage), alignof(SlabPage), 0, nullptr, &g_slab, false) ||
       !cache_init(&g_slab.meta, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, &g_slab, false) ||
       !cache_init(&g_slab.thread_meta, "kmem_thread", sizeof(ThreadCache), alignof(ThreadCache), 0, nullptr, &g_slab,
@@ -924,7 +922,6 @@ void slab_shutdown() {
   g_slab.page_heap = nullptr;
   slab::g_hot.page_heap = &slab::g_no_page_heap;
   slab::g_hot.window_base = 0;
-  slab::g_hot.info_bias = 0;
 }
 RecursiveSpinlock& slab_lock() { return g_slab.lock; }
 void slab_fork_prepare() { g_slab.lock.lock(); }

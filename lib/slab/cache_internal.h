@@ -114,11 +114,11 @@ struct alignas(64) KmemCache {
   size_t size;                    // slot size
   uintptr_t inv;                  // inverse of (size >> shift) mod 2^W
   uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check); 1 if not kfree_inline
+  uintptr_t kfree_limit;          // objects_per_slab if kfree frees inline (kmalloc caches), else 0
+  uintptr_t magazine_offset;      // kmalloc caches: offset of the class's freed magazine in a ThreadCache
   uint32_t shift;                 // size = odd << shift
   uint32_t objects_per_slab;
   uint32_t magic;                 // kCacheMagic while live
-  uint32_t kfree_limit;           // objects_per_slab if kfree frees inline (kmalloc caches), else 0
-  uint32_t magazine_offset;       // kmalloc caches: offset of the class's magazine in a ThreadCache
   uint8_t tc_class;               // kmalloc caches: the size class (its magazine); others kNumClasses
   // --- the cpu slab (written by every allocation from the slabs) ---
   alignas(64) uintptr_t cur_bits; // free objects of the cpu slab's current group that kmalloc takes
@@ -158,13 +158,14 @@ using CacheRegistry = List<KmemCache, &KmemCache::cache_link>;
 extern const vm::PageHeap g_no_page_heap;  // top() == 0: every lookup misses (before slab_init)
 struct SlabHot {
   constexpr SlabHot();  // the tables; a dummy page heap until slab_init (kmalloc.cpp)
-  const vm::PageHeap* page_heap;  // top() bounds page lookups; a dummy (top 0) before slab_init
+  const vm::PageHeap* page_heap;  // top_offset() bounds page lookups; a dummy (0) before slab_init
   uintptr_t window_base;          // == page_info_array(): PageInfo of page (a - window_base) >> 12
-  uintptr_t info_bias;            // the PageInfo of address a is at info_bias + (a >> 12) * sizeof(PageInfo)
   KmemCache* class_cache[kNumClasses];  // &kmalloc_caches[i]
-  uintptr_t free_mark;             // the second word of every object in a magazine (thread_cache.h)
+  uintptr_t free_mark;             // the first word of every free kmalloc object (thread_cache.h)
   uint8_t size_class[kSmallMax + 1];  // size -> class index, for size <= kSmallMax
-  uint8_t fast_class[kSmallMax + 1];  // kmalloc's inline path: size_class, or kNumClasses (an empty magazine) in debug mode
+  // kmalloc's inline path: offset in a ThreadCache of the alloc magazine of
+  // size_class[size] — in debug mode, of the always-empty extra one.
+  uint16_t fast_magazine[kSmallMax + 1];
   KmemCache kmalloc_caches[kNumClasses];
 };
 extern SlabHot g_hot;

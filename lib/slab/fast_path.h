@@ -13,25 +13,34 @@
 
 namespace kheap::slab {
 
-// A kmalloc of size class `cls` from the calling thread's alloc magazine, or
-// nullptr if it is empty or its top object's free mark was overwritten (the
-// slow path reports that). The object's free mark goes.
-inline void* magazine_pop(size_t cls) {
-  Magazine* m = &t_thread_cache->alloc[cls];
-  asm("" : "+r"(m));  // address slots from m (GCC otherwise rebuilds cls * 64 + n - 1 from the cache base)
-  uint32_t n = m->count;
+// A kmalloc from the calling thread's alloc magazine at byte offset
+// `magazine` in its ThreadCache (g_hot.fast_magazine), or nullptr if it is
+// empty or its top object's free mark was overwritten (the slow path reports
+// that). The object's free mark goes: one xor both clears an intact mark and
+// tests it (word ^ mark == 0); a changed word is xored back for the report.
+inline void* magazine_pop(uintptr_t magazine) {
+  auto* m = reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + magazine);
+  uintptr_t n = m->count;
   if (__builtin_expect(n == 0, 0)) return nullptr;
   void* p = m->slots[n - 1];
+  if (!p) __builtin_unreachable();  // (magazines hold objects: the caller's null test goes)
+  uintptr_t& mark = free_mark_word(p);
 #ifndef KHEAP_NO_FREE_CHECKS
-  if (__builtin_expect(free_mark_word(p) != g_hot.free_mark, 0)) return nullptr;  // written after its free
+  bool changed;  // (the compiler would load, xor, store and compare: 4 instructions for 1)
+  asm("xor %[m], %[w]" : [w] "+m"(mark), "=@ccnz"(changed) : [m] "r"(g_hot.free_mark));
+  if (__builtin_expect(changed, 0)) {  // written after its free
+    mark ^= g_hot.free_mark;
+    return nullptr;
+  }
+#else
+  mark = 0;
 #endif
   m->count = n - 1;
-  free_mark_word(p) = 0;
   return p;
 }
 
 // kmalloc(size) for size <= kSmallMax, or nullptr (take the slow path).
-inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_class[size]); }
+inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_magazine[size]); }
 
 // kfree's inline path: an exact object start of a kmalloc cache's slab
 // (kfree_limit: 0 for other caches), not carrying the free mark (neither in a
@@ -42,10 +51,11 @@ inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_cl
 // which looks at everything exactly, under the lock, and reports.
 inline bool kfree_fast(const void* ptr) {
   void* p = const_cast<void*>(ptr);
-  uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  // In the page heap (nullptr is below it) and in a slab run?
-  if (__builtin_expect(a < g_hot.window_base || a >= g_hot.page_heap->top(), 0)) return false;
-  auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.info_bias + (a >> kPageShift) * sizeof(vm::PageInfo));
+  // In the page heap (one unsigned compare: nullptr and everything below the
+  // window wrap around to large offsets) and in a slab run?
+  uintptr_t offset = reinterpret_cast<uintptr_t>(p) - g_hot.window_base;
+  if (__builtin_expect(offset >= g_hot.page_heap->top_offset(), 0)) return false;
+  auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.window_base + (offset >> kPageShift) * sizeof(vm::PageInfo));
   if (__builtin_expect(e->owner != vm::RunOwner::Slab, 0)) return false;
   auto* s = static_cast<const SlabPage*>(e->owner_ptr);
   const KmemCache* c = s->cache;
@@ -56,7 +66,7 @@ inline bool kfree_fast(const void* ptr) {
   if (__builtin_expect(c->kfree_limit == 0, 0)) return false;  // measurement-only build: no boundary or double-free check
 #endif
   auto* m = reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + c->magazine_offset);
-  uint32_t n = m->count;
+  uintptr_t n = m->count;
   if (__builtin_expect(n >= m->capacity, 0)) return false;
   free_mark_word(p) = g_hot.free_mark;
   m->slots[n] = p;

@@ -54,13 +54,14 @@ namespace {
 }  // namespace
 
 constexpr SlabHot::SlabHot()
-    : page_heap(&g_no_page_heap), window_base(0), info_bias(0), class_cache{}, free_mark(0), size_class{}, fast_class{},
+    : page_heap(&g_no_page_heap), window_base(0), class_cache{}, free_mark(0), size_class{}, fast_magazine{},
       kmalloc_caches{} {
   for (size_t i = 0; i < kNumClasses; ++i) class_cache[i] = &kmalloc_caches[i];
   size_t c = 0;
   for (size_t s = 0; s <= kSmallMax; ++s) {
     while (kClassSizes[c] < s) ++c;
-    size_class[s] = fast_class[s] = static_cast<uint8_t>(c);
+    size_class[s] = static_cast<uint8_t>(c);
+    fast_magazine[s] = alloc_magazine_offset(c);
   }
 }
 
@@ -75,7 +76,7 @@ void kmalloc_init_caches() {
     KHEAP_ASSERT(ok && g_hot.kmalloc_caches[i].size == kClassSizes[i]);
     KmemCache& c = g_hot.kmalloc_caches[i];
     c.tc_class = static_cast<uint8_t>(i);
-    c.magazine_offset = static_cast<uint32_t>(offsetof(ThreadCache, freed) + i * sizeof(Magazine));
+    c.magazine_offset = offsetof(ThreadCache, freed) + i * sizeof(Magazine);
     KHEAP_ASSERT(c.kfree_inline);  // (every class meets the conditions of the fixed-rotate index test)
     c.kfree_limit = g_slab_debug_active ? 0 : c.objects_per_slab;  // (see route_to_debug)
   }
@@ -105,7 +106,7 @@ __attribute__((noinline)) void* class_alloc_slow(size_t cls) {
 }
 
 inline void* class_alloc(size_t cls) {
-  void* p = magazine_pop(cls);
+  void* p = magazine_pop(alloc_magazine_offset(cls));
   return __builtin_expect(p != nullptr, 1) ? p : class_alloc_slow(cls);
 }
 
@@ -249,7 +250,7 @@ __attribute__((noinline)) void* kmalloc_slow(size_t size, const void* site) {
 void route_to_debug(bool on) {
   RecursiveGuard guard(g_slab.lock);
   for (size_t size = 0; size <= kSmallMax; ++size)
-    g_hot.fast_class[size] = on ? static_cast<uint8_t>(kNumClasses) : g_hot.size_class[size];
+    g_hot.fast_magazine[size] = alloc_magazine_offset(on ? kNumClasses : g_hot.size_class[size]);
   for (KmemCache& c : g_hot.kmalloc_caches) c.kfree_limit = on ? 0 : c.objects_per_slab;
 }
 

@@ -88,7 +88,7 @@ void print_thread_cache() {
     const Magazine& a = tc->alloc[i];
     const Magazine& f = tc->freed[i];
     if (!a.count && !f.count) continue;
-    print("  %-14s alloc %2u/%u  freed %2u/%u\n", g_hot.class_cache[i]->name, a.count, a.capacity, f.count,
+    print("  %-14s alloc %2zu/%zu  freed %2zu/%zu\n", g_hot.class_cache[i]->name, a.count, a.capacity, f.count,
           f.capacity);
     total += a.count + f.count;
     bytes += (a.count + f.count) * kClassSizes[i];

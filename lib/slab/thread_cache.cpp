@@ -55,7 +55,7 @@ void drain(Magazine& m, size_t n) {
     KHEAP_ASSERT(s && s->magic == kSlabMagic);
     slab_free_object(s->cache, s, object_index(s->cache, s, p));
   }
-  m.count -= static_cast<uint32_t>(n);
+  m.count -= n;
   memmove(m.slots, m.slots + n, m.count * sizeof(void*));
 }
 
@@ -136,7 +136,7 @@ bool thread_cache_refill(size_t cls) {
   Magazine& m = tc->alloc[cls];
   if (intact_top(m)) return true;
   KmemCache* c = g_hot.class_cache[cls];
-  for (uint32_t want = m.capacity / 2; m.count < want;) {
+  for (uintptr_t want = m.capacity / 2; m.count < want;) {
     void* p = cache_alloc_locked(c);
     if (!p) break;
     // Objects free in a slab carry the free mark (drained from a magazine or
@@ -174,8 +174,8 @@ const ThreadCache* thread_cache_holding(const void* object) {
     for (const Magazine* m : both) {
       // Another thread may be pushing or popping: read its count once, and
       // its slots as they are (this is a check, not bookkeeping).
-      uint32_t n = __atomic_load_n(&m->count, __ATOMIC_RELAXED);
-      for (uint32_t j = 0; j < n && j < kMagazineMax; ++j)
+      uintptr_t n = __atomic_load_n(&m->count, __ATOMIC_RELAXED);
+      for (uintptr_t j = 0; j < n && j < kMagazineMax; ++j)
         if (__atomic_load_n(&m->slots[j], __ATOMIC_RELAXED) == object) return tc;
     }
   }
@@ -209,23 +209,23 @@ bool thread_cache_check() {
       const Magazine& m = k < kNumClasses ? tc->alloc[cls] : tc->freed[cls];
       const KmemCache* c = g_hot.class_cache[cls];
       if (m.count > m.capacity || m.capacity > kMagazineMax) {
-        report_bug(BugClass::FreeListCorruption, "thread cache %p: magazine %s holds %u of %u\n",
+        report_bug(BugClass::FreeListCorruption, "thread cache %p: magazine %s holds %zu of %zu\n",
                    static_cast<const void*>(tc), c->name, m.count, m.capacity);
         return false;
       }
-      for (uint32_t j = 0; j < m.count; ++j) {
+      for (uintptr_t j = 0; j < m.count; ++j) {
         void* p = m.slots[j];
         const SlabPage* s = slab_page_of(p);
         bool ok = s && s->magic == kSlabMagic && s->cache == c && object_index(c, s, p) < c->objects_per_slab &&
                   !index_is_free(c, s, object_index(c, s, p));
-        for (uint32_t k = 0; ok && k < j; ++k) ok = m.slots[k] != p;
+        for (uintptr_t k = 0; ok && k < j; ++k) ok = m.slots[k] != p;
         if (ok && free_mark_word(p) != g_hot.free_mark) {
           report_free_mark_overwritten(p, "thread cache check");
           return false;
         }
         if (!ok) {
           report_bug(BugClass::FreeListCorruption,
-                     "thread cache %p: magazine %s slot %u (%p) is not a distinct cached object of the class "
+                     "thread cache %p: magazine %s slot %zu (%p) is not a distinct cached object of the class "
                      "(free mark %#zx)\n",
                      static_cast<const void*>(tc), c->name, j, p, s ? static_cast<size_t>(free_mark_word(p)) : 0);
           return false;

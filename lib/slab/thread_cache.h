@@ -57,13 +57,15 @@
 namespace kheap::slab {
 
 // Slots per magazine: a Magazine is 64 words (512 bytes on x86-64).
-inline constexpr uint32_t kMagazineMax = static_cast<uint32_t>((64 * sizeof(void*) - 8) / sizeof(void*));
+inline constexpr uintptr_t kMagazineMax = 64 - 2;
 inline constexpr size_t kMagazineBytes = 16 * 1024;  // capacity * size is kept <= this (at least 8 slots)
 inline constexpr uint32_t kThreadCacheMagic = 0x7CAC4E01;
 
+// count and capacity are words so that the inline paths index slots[] with
+// them directly (no zero extension on x86-64).
 struct Magazine {
-  uint32_t count;
-  uint32_t capacity;  // 0 in the placeholder caches: every push and pop misses
+  uintptr_t count;
+  uintptr_t capacity;  // 0 in the placeholder caches: every push and pop misses
   void* slots[kMagazineMax];
 };
 
@@ -91,10 +93,17 @@ extern KHEAP_PER_THREAD constinit ThreadCache* t_thread_cache;
 extern ThreadCache g_no_thread_cache;
 extern ThreadCache g_exited_thread_cache;
 
-inline uint32_t magazine_capacity(size_t size) {
+inline uintptr_t magazine_capacity(size_t size) {
   size_t n = kMagazineBytes / size;
-  return n > kMagazineMax ? kMagazineMax : n < 8 ? 8 : static_cast<uint32_t>(n);
+  return n > kMagazineMax ? kMagazineMax : n < 8 ? 8 : n;
 }
+
+// Offset of the alloc magazine of class `cls` (kNumClasses: the always-empty
+// extra one) in a ThreadCache: what g_hot.fast_magazine holds.
+constexpr uint16_t alloc_magazine_offset(size_t cls) {
+  return static_cast<uint16_t>(offsetof(ThreadCache, alloc) + cls * sizeof(Magazine));
+}
+static_assert(offsetof(ThreadCache, alloc) + kNumClasses * sizeof(Magazine) <= 0xFFFF);
 
 inline uintptr_t& free_mark_word(void* object) { return static_cast<uintptr_t*>(object)[0]; }
 

@@ -117,7 +117,7 @@ bool PageHeap::grow_top(size_t pages) {
     release_metadata_pages(meta_before);  // exactly as before: a failed grow changes nothing
     return false;
   }
-  top_ = addr_of(new_top);
+  set_top(addr_of(new_top));
   return true;
 }
 
@@ -126,7 +126,7 @@ void PageHeap::shrink_top(size_t new_top_index) {
   VirtAddr new_top = addr_of(new_top_index);
   VirtAddr got = brk_->brk(new_top);
   KHEAP_ASSERT(got == new_top);
-  top_ = new_top;
+  set_top(new_top);
   release_metadata(new_top_index);
 }
 
@@ -276,7 +276,7 @@ bool PageHeap::init(KernelBreak* brk) {
   metadata_reserved_ = reserved;
   metadata_mapped_ = 0;
   data_start_ = brk->base();
-  top_ = data_start_;
+  set_top(data_start_);
   free_list_head_ = free_list_tail_ = kNoPage;
   free_ranges_ = free_pages_ = runs_in_use_ = pages_in_use_ = 0;
 
@@ -500,6 +500,8 @@ bool PageHeap::check() const {
   if (!is_aligned(top_, kPageSize) || top_ < data_start_ || top_ > brk_->mapped_end())
     return fail_check("top %p outside [data_start %p, mapped end %p]", reinterpret_cast<void*>(top_),
                       reinterpret_cast<void*>(data_start_), reinterpret_cast<void*>(brk_->mapped_end()));
+  if (top_offset_ != top_ - window_base_)
+    return fail_check("top offset %#zx does not match top %p", top_offset_, reinterpret_cast<void*>(top_));
   if (data_start_ != brk_->base() || window_base_ != brk_->window_base())
     return fail_check("data start %p is not the break's base %p", reinterpret_cast<void*>(data_start_),
                       reinterpret_cast<void*>(brk_->base()));

@@ -139,6 +139,9 @@ class PageHeap {
   KernelBreak* kernel_break() const { return brk_; }
   VirtAddr data_start() const { return data_start_; }
   VirtAddr top() const { return top_; }               // end of the page heap's part of the break
+  // top() - the window's base, kept with top_: kfree's inline path tests
+  // `a - window base < top_offset()` (one compare for both ends).
+  size_t top_offset() const { return top_offset_; }
   size_t window_pages() const { return window_pages_; }
   size_t metadata_pages_reserved() const { return metadata_reserved_; }
   size_t metadata_pages_mapped() const { return metadata_mapped_; }
@@ -154,6 +157,10 @@ class PageHeap {
   size_t index_of(VirtAddr a) const { return (a - window_base_) >> kPageShift; }
   VirtAddr addr_of(size_t index) const { return window_base_ + (index << kPageShift); }
   size_t top_index() const { return index_of(top_); }
+  void set_top(VirtAddr t) {
+    top_ = t;
+    top_offset_ = t - window_base_;
+  }
   size_t metadata_pages_for(size_t entries) const;
 
   bool ensure_metadata(size_t entries);   // map metadata pages so entries [0, entries) are reachable
@@ -187,6 +194,7 @@ class PageHeap {
   size_t metadata_mapped_ = 0;    // of those, mapped (a prefix)
   VirtAddr data_start_ = 0;       // first page after the PageInfo array
   VirtAddr top_ = 0;              // end of [data_start, top): runs and free ranges
+  size_t top_offset_ = 0;         // top_ - window_base_ (0 while detached)
   uint32_t free_list_head_ = kNoPage;
   uint32_t free_list_tail_ = kNoPage;
   size_t free_ranges_ = 0;
