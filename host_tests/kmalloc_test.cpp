@@ -510,4 +510,38 @@ TEST_F(KmallocTest, LargeBlockGrownStepByStepMovesRarely) {
   expect_back_to_base();
 }
 
+// A window large enough that whole metadata pages hold nothing but the
+// entries of metadata pages: those pages are never mapped (the entries are
+// implicit), and every lookup — kfree's inline path included — treats an
+// address there as outside the page heap instead of reading them.
+TEST_F(KmallocTest, LargeWindowLeavesTheMetadataOfMetadataUnmapped) {
+  m.destroy();
+  host::HostMachineConfig config;
+  config.ram_bytes = size_t{32} << 20;
+  config.window_bytes = size_t{1} << 30;  // 262,144 pages: their entries describing metadata pages fill >= 12 pages
+  bring_up(config);
+  const vm::PageHeap& ph = m.page_heap();
+  size_t skipped = ph.metadata_pages_reserved() * sizeof(vm::PageInfo) / kPageSize;
+  ASSERT_GE(skipped, 12u);
+  for (size_t i = 0; i < skipped; ++i) EXPECT_EQ(m.translate(m.window_base() + i * kPageSize), 0u) << "page " << i;
+  EXPECT_NE(m.translate(m.window_base() + skipped * kPageSize), 0u);  // holds the first data entries
+  EXPECT_EQ(ph.metadata_pages_mapped(), 1u);                           // only that page
+  EXPECT_TRUE(ph.check());
+
+  char* meta = reinterpret_cast<char*>(m.window_base()) + 64;  // inside an unmapped metadata page
+  EXPECT_EQ(describe_address(meta).kind, BlockInfo::PageHeapMetadata);
+  EXPECT_EQ(ph.lookup(meta), nullptr);
+  kfree(meta);  // (would fault if anything read the page's PageInfo)
+  ASSERT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::InvalidFree);
+
+  std::vector<void*> live;
+  for (size_t i = 0; i < 5000; ++i) live.push_back(kmalloc(8 + i % 600));
+  for (void* p : live) ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(ph.check());
+  for (void* p : live) kfree(p);
+  EXPECT_EQ(report_count(), 1u);
+  expect_back_to_base();
+}
+
 }  // namespace

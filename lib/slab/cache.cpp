@@ -298,8 +298,8 @@ bool for_each_full_slab(const KmemCache* c, Fn fn) {
   const vm::PageHeap* ph = g_slab.page_heap;
   const vm::PageInfo* info = ph->page_info_array();
   if (!c->full_count) return true;
-  for (size_t i = (ph->data_start() - g_hot.window_base) >> kPageShift;
-       i < ((ph->top() - g_hot.window_base) >> kPageShift);) {
+  const uintptr_t base = reinterpret_cast<uintptr_t>(info);  // the window's base
+  for (size_t i = (ph->data_start() - base) >> kPageShift; i < ((ph->top() - base) >> kPageShift);) {
     const vm::PageInfo& e = info[i];
     bool head = e.kind == vm::PageKind::RunHead || e.kind == vm::PageKind::FreeHead;
     size_t next = i + (head && e.pages ? e.pages : 1);
@@ -896,11 +896,13 @@ bool slab_init(vm::PageHeap* page_heap) {
   g_slab.next_id = 1;
   g_slab.page_heap = nullptr;
   slab::g_hot.page_heap = &slab::g_no_page_heap;
-  slab::g_hot.window_base = 0;
+  slab::g_hot.data_start = 0;
+  slab::g_hot.data_info = 0;
   if (!page_heap || !page_heap->page_info_array()) return false;
   g_slab.page_heap = page_heap;
   slab::g_hot.page_heap = page_heap;
-  slab::g_hot.window_base = reinterpret_cast<uintptr_t>(page_heap->page_info_array());
+  slab::g_hot.data_start = page_heap->data_start();
+  slab::g_hot.data_info = reinterpret_cast<uintptr_t>(page_heap->data_info());
   if (!cache_init(&g_slab.slab_meta, "kmem_slab", sizeof(SlabPage), alignof(SlabPage), 0, nullptr, &g_slab, false) ||
       !cache_init(&g_slab.meta, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, &g_slab, false) ||
       !cache_init(&g_slab.thread_meta, "kmem_thread", sizeof(ThreadCache), alignof(ThreadCache), 0, nullptr, &g_slab,
@@ -921,7 +923,8 @@ void slab_shutdown() {
   g_slab.caches.reset();
   g_slab.page_heap = nullptr;
   slab::g_hot.page_heap = &slab::g_no_page_heap;
-  slab::g_hot.window_base = 0;
+  slab::g_hot.data_start = 0;
+  slab::g_hot.data_info = 0;
 }
 RecursiveSpinlock& slab_lock() { return g_slab.lock; }
 void slab_fork_prepare() { g_slab.lock.lock(); }

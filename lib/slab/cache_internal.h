@@ -159,7 +159,8 @@ extern const vm::PageHeap g_no_page_heap;  // top() == 0: every lookup misses (b
 struct SlabHot {
   constexpr SlabHot();  // the tables; a dummy page heap until slab_init (kmalloc.cpp)
   const vm::PageHeap* page_heap;  // top_offset() bounds page lookups; a dummy (0) before slab_init
-  uintptr_t window_base;          // == page_info_array(): PageInfo of page (a - window_base) >> 12
+  uintptr_t data_start;           // page_heap->data_start(): the PageInfo of address a >= data_start is
+  uintptr_t data_info;            // data_info + ((a - data_start) >> 12) * sizeof(PageInfo)
   KmemCache* class_cache[kNumClasses];  // &kmalloc_caches[i]
   uintptr_t free_mark;             // the first word of every free kmalloc object (thread_cache.h)
   uint8_t size_class[kSmallMax + 1];  // size -> class index, for size <= kSmallMax
@@ -269,9 +270,9 @@ inline bool index_is_free(const KmemCache* c, const SlabPage* s, size_t index) {
 // The SlabPage of the slab run containing `p`, or nullptr (outside the page
 // heap, or not in a slab run). No reports; O(1).
 inline SlabPage* slab_page_of(const void* p) {
-  uintptr_t a = reinterpret_cast<uintptr_t>(p), off;
-  if (__builtin_sub_overflow(a, g_hot.window_base, &off) || a >= g_hot.page_heap->top()) return nullptr;
-  const vm::PageInfo* e = reinterpret_cast<const vm::PageInfo*>(g_hot.window_base) + (off >> kPageShift);
+  uintptr_t off = reinterpret_cast<uintptr_t>(p) - g_hot.data_start;
+  if (off >= g_hot.page_heap->top_offset()) return nullptr;
+  const vm::PageInfo* e = reinterpret_cast<const vm::PageInfo*>(g_hot.data_info) + (off >> kPageShift);
   if (e->owner != vm::RunOwner::Slab) return nullptr;
   return static_cast<SlabPage*>(e->owner_ptr);
 }

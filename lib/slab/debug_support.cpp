@@ -72,7 +72,7 @@ Where locate(const void* p) {
     return w;
   }
   vm::PageHeap* ph = g_slab.page_heap;
-  if (a < g_hot.window_base || a >= ph->top()) return w;
+  if (a < ph->data_start() || a >= ph->top()) return w;
   vm::RunInfo ri;
   if (!ph->run_of(p, &ri) || ri.owner != vm::RunOwner::Large) return w;
   size_t head = ph->lookup(ri.start)->tag;
@@ -111,7 +111,7 @@ bool check_plain(const void* p, KmemCache* expected, const char* op, bool frees,
   }
   vm::PageHeap* ph = g_slab.page_heap;
   uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  if (a < g_hot.window_base || a >= ph->top()) {
+  if (a < ph->data_start() || a >= ph->top()) {
     report_bug(bad, "%s(%p): outside the kernel heap (page heap %p..%p)\n", op, p,
                reinterpret_cast<void*>(ph->data_start()), reinterpret_cast<void*>(ph->top()));
     return false;

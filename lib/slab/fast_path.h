@@ -51,11 +51,11 @@ inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_ma
 // which looks at everything exactly, under the lock, and reports.
 inline bool kfree_fast(const void* ptr) {
   void* p = const_cast<void*>(ptr);
-  // In the page heap (one unsigned compare: nullptr and everything below the
-  // window wrap around to large offsets) and in a slab run?
-  uintptr_t offset = reinterpret_cast<uintptr_t>(p) - g_hot.window_base;
+  // In the page heap (one unsigned compare: nullptr and everything below
+  // data_start wrap around to large offsets) and in a slab run?
+  uintptr_t offset = reinterpret_cast<uintptr_t>(p) - g_hot.data_start;
   if (__builtin_expect(offset >= g_hot.page_heap->top_offset(), 0)) return false;
-  auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.window_base + (offset >> kPageShift) * sizeof(vm::PageInfo));
+  auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.data_info + (offset >> kPageShift) * sizeof(vm::PageInfo));
   if (__builtin_expect(e->owner != vm::RunOwner::Slab, 0)) return false;
   auto* s = static_cast<const SlabPage*>(e->owner_ptr);
   const KmemCache* c = s->cache;

@@ -54,7 +54,7 @@ namespace {
 }  // namespace
 
 constexpr SlabHot::SlabHot()
-    : page_heap(&g_no_page_heap), window_base(0), class_cache{}, free_mark(0), size_class{}, fast_magazine{},
+    : page_heap(&g_no_page_heap), data_start(0), data_info(0), class_cache{}, free_mark(0), size_class{}, fast_magazine{},
       kmalloc_caches{} {
   for (size_t i = 0; i < kNumClasses; ++i) class_cache[i] = &kmalloc_caches[i];
   size_t c = 0;
@@ -154,7 +154,7 @@ void report_not_block(const void* p, const char* op, bool frees) {
   BugClass bad = frees ? BugClass::InvalidFree : BugClass::BadArgument;
   vm::PageHeap* ph = g_slab.page_heap;
   uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  if (!ph || a < g_hot.window_base || a >= ph->top()) {
+  if (!ph || a < ph->data_start() || a >= ph->top()) {
     report_bug(bad, "%s(%p): outside the kernel heap (page heap %p..%p)\n", op, p,
                reinterpret_cast<void*>(ph ? ph->data_start() : 0), reinterpret_cast<void*>(ph ? ph->top() : 0));
     return;

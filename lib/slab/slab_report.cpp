@@ -104,12 +104,13 @@ BlockInfo describe_address(const void* addr) {
   if (!g_slab.ready) return b;
   const vm::PageHeap* ph = g_slab.page_heap;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
-  if (a < g_hot.window_base || a >= ph->top()) return b;
+  const uintptr_t window_base = reinterpret_cast<uintptr_t>(ph->page_info_array());
+  if (a < window_base || a >= ph->top()) return b;
   if (a < ph->data_start()) {
     b.kind = BlockInfo::PageHeapMetadata;
-    b.run_start = reinterpret_cast<void*>(g_hot.window_base);
+    b.run_start = reinterpret_cast<void*>(window_base);
     b.run_pages = ph->metadata_pages_reserved();
-    b.offset = a - g_hot.window_base;
+    b.offset = a - window_base;
     return b;
   }
   vm::RunInfo ri;

@@ -77,7 +77,7 @@ size_t PageHeap::release_unused_metadata() {
 }
 
 void PageHeap::release_metadata_pages(size_t keep) {
-  while (metadata_mapped_ > keep) {
+  while (metadata_mapped_ > keep && metadata_mapped_ > metadata_skipped_) {
     --metadata_mapped_;
     PhysAddr frame = brk_->mapper()->unmap_page(window_base_ + (metadata_mapped_ << kPageShift));
     KHEAP_ASSERT(frame != 0);
@@ -274,18 +274,24 @@ bool PageHeap::init(KernelBreak* brk) {
   window_pages_ = window_pages;
   info_ = reinterpret_cast<PageInfo*>(window_base_);
   metadata_reserved_ = reserved;
-  metadata_mapped_ = 0;
+  // The entries of the metadata pages themselves are implicit (every lookup
+  // starts at data_start): the pages holding only such entries are never
+  // mapped — 1 MiB of RAM for a 16 GiB window on x86-64.
+  metadata_skipped_ = (reserved * sizeof(PageInfo)) >> kPageShift;
+  metadata_mapped_ = metadata_skipped_;
   data_start_ = brk->base();
   set_top(data_start_);
   free_list_head_ = free_list_tail_ = kNoPage;
   free_ranges_ = free_pages_ = runs_in_use_ = pages_in_use_ = 0;
 
-  // Only the entries of the metadata pages themselves are needed now.
+  // Only the page holding the first data entry (if it also holds the last
+  // metadata entries) is needed now; the metadata entries on mapped pages
+  // say Metadata.
   if (!ensure_metadata(reserved)) {
     brk_ = nullptr;
     return false;
   }
-  for (size_t i = 0; i < reserved; ++i) {
+  for (size_t i = first_metadata_entry_mapped(); i < reserved; ++i) {
     info_[i] = PageInfo{};
     info_[i].kind = PageKind::Metadata;
   }
@@ -468,7 +474,7 @@ void PageHeap::set_owner(void* run_start, RunOwner owner, void* owner_ptr, uint1
 }
 
 PageHeapStats PageHeap::stats() const {
-  PageHeapStats s{runs_in_use_, pages_in_use_, free_ranges_, free_pages_, metadata_mapped_, 0};
+  PageHeapStats s{runs_in_use_, pages_in_use_, free_ranges_, free_pages_, metadata_pages_mapped(), 0};
   if (!brk_) return s;
   for (uint32_t i = free_list_head_; i != kNoPage; i = info_[i].free_next)
     if (info_[i].pages > s.largest_free_range) s.largest_free_range = info_[i].pages;
@@ -500,7 +506,7 @@ bool PageHeap::check() const {
   if (!is_aligned(top_, kPageSize) || top_ < data_start_ || top_ > brk_->mapped_end())
     return fail_check("top %p outside [data_start %p, mapped end %p]", reinterpret_cast<void*>(top_),
                       reinterpret_cast<void*>(data_start_), reinterpret_cast<void*>(brk_->mapped_end()));
-  if (top_offset_ != top_ - window_base_)
+  if (top_offset_ != top_ - data_start_)
     return fail_check("top offset %#zx does not match top %p", top_offset_, reinterpret_cast<void*>(top_));
   if (data_start_ != brk_->base() || window_base_ != brk_->window_base())
     return fail_check("data start %p is not the break's base %p", reinterpret_cast<void*>(data_start_),
@@ -508,15 +514,16 @@ bool PageHeap::check() const {
   size_t top = top_index(), data = index_of(data_start_);
 
   size_t meta_need = metadata_pages_for(top);
-  if (metadata_mapped_ < meta_need || metadata_mapped_ > meta_need + 1 || metadata_mapped_ > metadata_reserved_)
-    return fail_check("%zu metadata pages mapped, %zu needed for %zu entries (one spare allowed)", metadata_mapped_,
-                      meta_need, top);
+  if (metadata_mapped_ < meta_need || metadata_mapped_ > meta_need + 1 || metadata_mapped_ > metadata_reserved_ ||
+      metadata_skipped_ != (metadata_reserved_ * sizeof(PageInfo)) >> kPageShift)
+    return fail_check("metadata pages [%zu, %zu) mapped, [%zu, %zu) needed for %zu entries (one spare allowed)",
+                      metadata_skipped_, metadata_mapped_, metadata_skipped_, meta_need, top);
   for (size_t p = 0; p < metadata_reserved_; ++p) {
     bool mapped = m->translate(window_base_ + (p << kPageShift)) != 0;
-    if (mapped != (p < metadata_mapped_))
+    if (mapped != (p >= metadata_skipped_ && p < metadata_mapped_))
       return fail_check("metadata page %zu is %s", p, mapped ? "mapped but not needed" : "needed but not mapped");
   }
-  for (size_t i = 0; i < data; ++i)
+  for (size_t i = first_metadata_entry_mapped(); i < data; ++i)
     if (info_[i].kind != PageKind::Metadata) return fail_check("entry %zu of the metadata area is %s", i, page_kind_name(info_[i].kind));
 
   size_t runs = 0, run_pages = 0, ranges = 0, range_pages = 0;

@@ -12,7 +12,10 @@
 // window, in a prefix carved off the break (KernelBreak::carve_front), and is
 // mapped LAZILY: only the metadata pages holding the entries of pages below
 // top() are mapped (a 512 MiB window needs 3 MiB of entries on i386; mapping
-// them up front would cost that much RAM at boot). Metadata pages are mapped
+// them up front would cost that much RAM at boot). The entries of the
+// metadata pages themselves are implicit — every lookup starts at
+// data_start() — so the leading metadata pages that hold nothing else are
+// never mapped (1 MiB for the drop-in malloc's 16 GiB window). Metadata pages are mapped
 // before the break grows and unmapped again when it is trimmed, keeping at
 // most one spare page (hysteresis: an alloc/free pair at the top that crosses
 // a metadata page boundary would otherwise map, zero and unmap a page every
@@ -38,8 +41,8 @@
 // been trimmed); every page of an in-use run is mapped and its entry names its
 // head, owner, owner_ptr and tag; free-range pages are unmapped; the free list
 // holds exactly the free ranges, in address order; the metadata pages covering
-// entries [0, top) are mapped, plus at most one more, and none after them; entries of metadata pages
-// are Metadata; entries past top are all zero; the counters agree.
+// entries [reserved, top) are mapped, plus at most one more, and no others; the
+// entries of metadata pages that lie on mapped pages are Metadata; entries past top are all zero; the counters agree.
 //
 // Misuse (freeing something that is not the start of an in-use run, resizing
 // or re-owning a non-run, a zero-page request) is reported through
@@ -139,12 +142,15 @@ class PageHeap {
   KernelBreak* kernel_break() const { return brk_; }
   VirtAddr data_start() const { return data_start_; }
   VirtAddr top() const { return top_; }               // end of the page heap's part of the break
-  // top() - the window's base, kept with top_: kfree's inline path tests
-  // `a - window base < top_offset()` (one compare for both ends).
+  // top() - data_start(), kept with top_: kfree's inline path tests
+  // `a - data_start() < top_offset()` (one compare for both ends).
   size_t top_offset() const { return top_offset_; }
+  // The PageInfo of the page at data_start() (the entries before it, the
+  // metadata pages', are implicit: not necessarily mapped).
+  const PageInfo* data_info() const { return info_ + index_of(data_start_); }
   size_t window_pages() const { return window_pages_; }
   size_t metadata_pages_reserved() const { return metadata_reserved_; }
-  size_t metadata_pages_mapped() const { return metadata_mapped_; }
+  size_t metadata_pages_mapped() const { return metadata_mapped_ - metadata_skipped_; }
   // Unmap the spare metadata page kept for hysteresis, if any; returns the pages given back.
   size_t release_unused_metadata();
   const PageInfo* page_info_array() const { return info_; }
@@ -159,7 +165,7 @@ class PageHeap {
   size_t top_index() const { return index_of(top_); }
   void set_top(VirtAddr t) {
     top_ = t;
-    top_offset_ = t - window_base_;
+    top_offset_ = t - data_start_;
   }
   size_t metadata_pages_for(size_t entries) const;
 
@@ -191,10 +197,15 @@ class PageHeap {
   VirtAddr window_base_ = 0;
   size_t window_pages_ = 0;
   size_t metadata_reserved_ = 0;  // pages carved off the window for the PageInfo array
-  size_t metadata_mapped_ = 0;    // of those, mapped (a prefix)
+  size_t metadata_skipped_ = 0;   // leading metadata pages holding only entries of metadata pages: never mapped
+  size_t metadata_mapped_ = 0;    // pages [metadata_skipped_, metadata_mapped_) are mapped
+  // The first entry (a metadata page's) that lies wholly on a mapped page.
+  size_t first_metadata_entry_mapped() const {
+    return ((metadata_skipped_ << kPageShift) + sizeof(PageInfo) - 1) / sizeof(PageInfo);
+  }
   VirtAddr data_start_ = 0;       // first page after the PageInfo array
   VirtAddr top_ = 0;              // end of [data_start, top): runs and free ranges
-  size_t top_offset_ = 0;         // top_ - window_base_ (0 while detached)
+  size_t top_offset_ = 0;         // top_ - data_start_ (0 while detached)
   uint32_t free_list_head_ = kNoPage;
   uint32_t free_list_tail_ = kNoPage;
   size_t free_ranges_ = 0;
