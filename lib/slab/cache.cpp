@@ -888,19 +888,27 @@ uintptr_t make_free_mark() {
 
 }  // namespace
 
+namespace {
+// Forget the page heap: every lookup (kfree's inline path included) misses.
+void detach_page_heap() {
+  if (g_slab.page_heap) g_slab.page_heap->publish_top_offset(nullptr);
+  g_slab.page_heap = nullptr;
+  slab::g_hot.top_offset = 0;
+  slab::g_hot.data_start = 0;
+  slab::g_hot.data_info = 0;
+}
+}  // namespace
+
 bool slab_init(vm::PageHeap* page_heap) {
   RecursiveGuard guard(g_slab.lock);
   thread_cache_reset();
   g_slab.ready = false;
   g_slab.caches.reset();
   g_slab.next_id = 1;
-  g_slab.page_heap = nullptr;
-  slab::g_hot.page_heap = &slab::g_no_page_heap;
-  slab::g_hot.data_start = 0;
-  slab::g_hot.data_info = 0;
+  detach_page_heap();
   if (!page_heap || !page_heap->page_info_array()) return false;
   g_slab.page_heap = page_heap;
-  slab::g_hot.page_heap = page_heap;
+  page_heap->publish_top_offset(&slab::g_hot.top_offset);
   slab::g_hot.data_start = page_heap->data_start();
   slab::g_hot.data_info = reinterpret_cast<uintptr_t>(page_heap->data_info());
   if (!cache_init(&g_slab.slab_meta, "kmem_slab", sizeof(SlabPage), alignof(SlabPage), 0, nullptr, &g_slab, false) ||
@@ -921,10 +929,7 @@ void slab_shutdown() {
   thread_cache_reset();
   g_slab.ready = false;
   g_slab.caches.reset();
-  g_slab.page_heap = nullptr;
-  slab::g_hot.page_heap = &slab::g_no_page_heap;
-  slab::g_hot.data_start = 0;
-  slab::g_hot.data_info = 0;
+  detach_page_heap();
 }
 RecursiveSpinlock& slab_lock() { return g_slab.lock; }
 void slab_fork_prepare() { g_slab.lock.lock(); }

@@ -155,10 +155,9 @@ using CacheRegistry = List<KmemCache, &KmemCache::cache_link>;
 
 // Everything the kmalloc/kfree fast paths touch, in one object (one base
 // address for the PIE host build).
-extern const vm::PageHeap g_no_page_heap;  // top() == 0: every lookup misses (before slab_init)
 struct SlabHot {
   constexpr SlabHot();  // the tables; a dummy page heap until slab_init (kmalloc.cpp)
-  const vm::PageHeap* page_heap;  // top_offset() bounds page lookups; a dummy (0) before slab_init
+  size_t top_offset;              // the page heap's top_offset() (published to here): bounds page lookups; 0 detached
   uintptr_t data_start;           // page_heap->data_start(): the PageInfo of address a >= data_start is
   uintptr_t data_info;            // data_info + ((a - data_start) >> 12) * sizeof(PageInfo)
   KmemCache* class_cache[kNumClasses];  // &kmalloc_caches[i]
@@ -271,7 +270,7 @@ inline bool index_is_free(const KmemCache* c, const SlabPage* s, size_t index) {
 // heap, or not in a slab run). No reports; O(1).
 inline SlabPage* slab_page_of(const void* p) {
   uintptr_t off = reinterpret_cast<uintptr_t>(p) - g_hot.data_start;
-  if (off >= g_hot.page_heap->top_offset()) return nullptr;
+  if (off >= g_hot.top_offset) return nullptr;
   const vm::PageInfo* e = reinterpret_cast<const vm::PageInfo*>(g_hot.data_info) + (off >> kPageShift);
   if (e->owner != vm::RunOwner::Slab) return nullptr;
   return static_cast<SlabPage*>(e->owner_ptr);

@@ -54,7 +54,7 @@ inline bool kfree_fast(const void* ptr) {
   // In the page heap (one unsigned compare: nullptr and everything below
   // data_start wrap around to large offsets) and in a slab run?
   uintptr_t offset = reinterpret_cast<uintptr_t>(p) - g_hot.data_start;
-  if (__builtin_expect(offset >= g_hot.page_heap->top_offset(), 0)) return false;
+  if (__builtin_expect(offset >= g_hot.top_offset, 0)) return false;
   auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.data_info + (offset >> kPageShift) * sizeof(vm::PageInfo));
   if (__builtin_expect(e->owner != vm::RunOwner::Slab, 0)) return false;
   auto* s = static_cast<const SlabPage*>(e->owner_ptr);

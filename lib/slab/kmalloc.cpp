@@ -54,7 +54,7 @@ namespace {
 }  // namespace
 
 constexpr SlabHot::SlabHot()
-    : page_heap(&g_no_page_heap), data_start(0), data_info(0), class_cache{}, free_mark(0), size_class{}, fast_magazine{},
+    : top_offset(0), data_start(0), data_info(0), class_cache{}, free_mark(0), size_class{}, fast_magazine{},
       kmalloc_caches{} {
   for (size_t i = 0; i < kNumClasses; ++i) class_cache[i] = &kmalloc_caches[i];
   size_t c = 0;
@@ -65,7 +65,6 @@ constexpr SlabHot::SlabHot()
   }
 }
 
-constinit const vm::PageHeap g_no_page_heap{};
 constinit SlabHot g_hot;
 
 void kmalloc_init_caches() {

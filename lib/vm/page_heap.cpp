@@ -307,6 +307,7 @@ bool PageHeap::shutdown() {
   }
   KHEAP_ASSERT(top_ == data_start_ && free_ranges_ == 0);
   release_metadata_pages(0);
+  if (top_offset_mirror_) *top_offset_mirror_ = 0;
   *this = PageHeap{};
   return true;
 }

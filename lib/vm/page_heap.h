@@ -145,6 +145,13 @@ class PageHeap {
   // top() - data_start(), kept with top_: kfree's inline path tests
   // `a - data_start() < top_offset()` (one compare for both ends).
   size_t top_offset() const { return top_offset_; }
+  // Also keep *mirror == top_offset() from now on (0 after shutdown); nullptr
+  // stops. The slab layer keeps its copy next to the other values kfree's
+  // inline path reads, one load fewer than through this object.
+  void publish_top_offset(size_t* mirror) {
+    top_offset_mirror_ = mirror;
+    if (mirror) *mirror = top_offset_;
+  }
   // The PageInfo of the page at data_start() (the entries before it, the
   // metadata pages', are implicit: not necessarily mapped).
   const PageInfo* data_info() const { return info_ + index_of(data_start_); }
@@ -166,6 +173,7 @@ class PageHeap {
   void set_top(VirtAddr t) {
     top_ = t;
     top_offset_ = t - data_start_;
+    if (top_offset_mirror_) *top_offset_mirror_ = top_offset_;
   }
   size_t metadata_pages_for(size_t entries) const;
 
@@ -206,6 +214,7 @@ class PageHeap {
   VirtAddr data_start_ = 0;       // first page after the PageInfo array
   VirtAddr top_ = 0;              // end of [data_start, top): runs and free ranges
   size_t top_offset_ = 0;         // top_ - data_start_ (0 while detached)
+  size_t* top_offset_mirror_ = nullptr;  // publish_top_offset
   uint32_t free_list_head_ = kNoPage;
   uint32_t free_list_tail_ = kNoPage;
   size_t free_ranges_ = 0;
