@@ -251,6 +251,12 @@ __attribute__((noinline, cold)) void heap_damaged(const char* op) {
 }
 
 __attribute__((noinline)) void* malloc_slow(size_t n, const void* site) {
+  if (n <= slab::kSmallMax) {
+    if (void* p = slab::magazine_reload_pop(n)) {  // the thread's own frees (thread_cache.h)
+      count(&Counters::allocations);
+      return p;
+    }
+  }
   if (!ready()) return fail_nomem();
   uint32_t reports = report_count();
   void* p = __builtin_expect(g_slab_debug_active, 0) ? (too_big(n) ? nullptr : slab_debug_kmalloc(n, site)) : alloc(n);

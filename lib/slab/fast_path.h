@@ -42,6 +42,15 @@ inline void* magazine_pop(uintptr_t magazine) {
 // kmalloc(size) for size <= kSmallMax, or nullptr (take the slow path).
 inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_magazine[size]); }
 
+// The first thing the slow paths try for size <= kSmallMax (thread_cache.cpp):
+// if the class's alloc magazine is empty and its freed one is not, the
+// thread's own frees move over (no lock) and the pop is retried. nullptr
+// otherwise (the rest of the slow path then refills from the slabs, creates
+// the thread's cache, or reports an overwritten free mark); always nullptr in
+// debug mode. In a LIFO loop this is the only slow path taken, once per
+// capacity/2 pairs, so it is kept short.
+void* magazine_reload_pop(size_t size);
+
 // kfree's inline path: an exact object start of a kmalloc cache's slab
 // (kfree_limit: 0 for other caches), not carrying the free mark (neither in a
 // magazine nor free in its slab: thread_cache.h), pushed onto the thread's

@@ -239,6 +239,8 @@ __attribute__((noinline)) void kfree_slow(void* p, const void* site) {
 // Every kmalloc the inline pop does not serve (the size class's magazine is
 // empty, a size above kSmallMax, debug mode).
 __attribute__((noinline)) void* kmalloc_slow(size_t size, const void* site) {
+  if (size <= kSmallMax)
+    if (void* p = magazine_reload_pop(size)) return p;
   if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kmalloc(size, site);
   if (size <= kKmallocMaxClass) return class_alloc(class_index(size));
   return large_alloc(size, 0);

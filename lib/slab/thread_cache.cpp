@@ -4,6 +4,7 @@
 // thread exit and after fork(). The pops and pushes themselves are inline in
 // fast_path.h. Concepts and invariants: thread_cache.h.
 #include "slab/thread_cache.h"
+#include "slab/fast_path.h"
 
 #include <new>
 
@@ -119,6 +120,18 @@ void report_free_mark_overwritten(void* p, const char* where) {
              "  the object is taken out of use\n",
              where, c ? static_cast<size_t>(object_index(c, s, p)) : ~size_t{0}, c ? c->name : "?",
              c ? c->size : 0, p, bytes, static_cast<size_t>(g_hot.free_mark));
+}
+
+void* magazine_reload_pop(size_t size) {
+  size_t cls = g_hot.size_class[size];
+  uintptr_t offset = alloc_magazine_offset(cls);
+  if (g_hot.fast_magazine[size] != offset) return nullptr;  // debug mode: routed to the slow path
+  ThreadCache* tc = t_thread_cache;  // (the placeholders' magazines are empty: nothing moves)
+  Magazine& a = tc->alloc[cls];
+  Magazine& f = tc->freed[cls];
+  if (a.count != 0 || f.count == 0) return nullptr;
+  move_all(f, a);
+  return magazine_pop(offset);
 }
 
 bool thread_cache_refill(size_t cls) {
