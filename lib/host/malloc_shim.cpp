@@ -41,7 +41,9 @@
 // child never inherits a held lock, and the caches of the threads that did
 // not come along are given back in the child. Thread exit returns the
 // thread's cache (lib/host/linux_platform.cpp's pthread key). The counters
-// behind KHEAP_STATS are only kept (atomically) when it is set.
+// behind KHEAP_STATS are only kept (atomically) when it is set, and then every
+// call takes the slow paths (route_to_slow_paths), where the counting is: the
+// inline paths of malloc and free carry no counter.
 #if defined(__linux__) && defined(KHEAP_MALLOC_SHIM)
 
 #include <errno.h>
@@ -113,6 +115,7 @@ size_t parse_size(const char* s) {
 void read_settings() {
   const char* s = getenv("KHEAP_STATS");
   g_settings.stats = s && *s && *s != '0';
+  if (g_settings.stats && slab_page_heap()) route_to_slow_paths(true);  // (init_once does it once the slab layer is up)
   const char* e = getenv("KHEAP_ON_ERROR");
   g_settings.continue_on_error = e && strcmp(e, "continue") == 0;
   g_settings.limit_pages = parse_size(getenv("KHEAP_LIMIT_MB")) << (20 - kPageShift);
@@ -136,6 +139,7 @@ __attribute__((noinline, cold)) bool init_once() {
     return false;
   }
   set_report_action(ReportAction::Refuse);  // the shim decides (see bad_pointer)
+  if (g_settings.stats) route_to_slow_paths(true);  // counted there
   // Debug mode (lib/debug/slab_debug.h): KHEAP_DEBUG=1 or a slub_debug-style spec.
   if (const char* d = getenv("KHEAP_DEBUG")) slab_debug_configure(d);
   __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
@@ -290,19 +294,13 @@ __attribute__((noinline)) void free_slow(void* p, const void* site) {
 // the _slow functions above.
 KHEAP_EXPORT void* malloc(size_t n) noexcept {
   if (__builtin_expect(n <= slab::kSmallMax, 1)) {  // (in debug mode the pop always misses: route_to_debug)
-    if (void* p = slab::kmalloc_small_fast(n)) {
-      count(&Counters::allocations);
-      return p;
-    }
+    if (void* p = slab::kmalloc_small_fast(n)) return p;  // (KHEAP_STATS: never; it is counted in malloc_slow)
   }
   return malloc_slow(n, __builtin_return_address(0));
 }
 
 KHEAP_EXPORT void free(void* p) noexcept {
-  if (__builtin_expect(slab::kfree_fast(p), 1)) {
-    count(&Counters::frees);
-    return;
-  }
+  if (__builtin_expect(slab::kfree_fast(p), 1)) return;  // (KHEAP_STATS: never; it is counted in free_slow)
   free_slow(p, __builtin_return_address(0));
 }
 

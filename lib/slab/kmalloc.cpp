@@ -67,6 +67,22 @@ constexpr SlabHot::SlabHot()
 
 constinit SlabHot g_hot;
 
+namespace {
+
+bool g_routed_for_debug;   // route_to_debug
+bool g_routed_on_request;  // route_to_slow_paths
+
+// Point the inline paths at the slow paths (the always-empty magazine;
+// kfree_limit 0) while debug mode or route_to_slow_paths wants them there.
+void apply_routing() {
+  bool on = g_routed_for_debug || g_routed_on_request;
+  for (size_t size = 0; size <= kSmallMax; ++size)
+    g_hot.fast_magazine[size] = alloc_magazine_offset(on ? kNumClasses : g_hot.size_class[size]);
+  for (KmemCache& c : g_hot.kmalloc_caches) c.kfree_limit = on ? 0 : c.objects_per_slab;
+}
+
+}  // namespace
+
 void kmalloc_init_caches() {
   for (size_t i = 0; i < kNumClasses; ++i) {
     char name[kCacheNameMax];
@@ -77,8 +93,11 @@ void kmalloc_init_caches() {
     c.tc_class = static_cast<uint8_t>(i);
     c.magazine_offset = offsetof(ThreadCache, freed) + i * sizeof(Magazine);
     KHEAP_ASSERT(c.kfree_inline);  // (every class meets the conditions of the fixed-rotate index test)
-    c.kfree_limit = g_slab_debug_active ? 0 : c.objects_per_slab;  // (see route_to_debug)
   }
+  // A fresh slab layer: debug mode as configured, no routing on request.
+  g_routed_for_debug = g_slab_debug_active;
+  g_routed_on_request = false;
+  apply_routing();
 }
 
 namespace {
@@ -250,10 +269,20 @@ __attribute__((noinline)) void* kmalloc_slow(size_t size, const void* site) {
 
 void route_to_debug(bool on) {
   RecursiveGuard guard(g_slab.lock);
-  for (size_t size = 0; size <= kSmallMax; ++size)
-    g_hot.fast_magazine[size] = alloc_magazine_offset(on ? kNumClasses : g_hot.size_class[size]);
-  for (KmemCache& c : g_hot.kmalloc_caches) c.kfree_limit = on ? 0 : c.objects_per_slab;
+  g_routed_for_debug = on;
+  apply_routing();
 }
+
+}  // namespace kheap::slab
+
+void kheap::route_to_slow_paths(bool on) {
+  using namespace slab;
+  RecursiveGuard guard(g_slab.lock);
+  g_routed_on_request = on;
+  apply_routing();
+}
+
+namespace kheap::slab {
 
 }  // namespace kheap::slab
 

@@ -42,6 +42,12 @@ vm::PageHeap* slab_page_heap();
 // is about to go: host tests tearing a machine down). kmalloc fails until the
 // next slab_init. Same conditions as slab_init.
 void slab_shutdown();
+// Send every kmalloc and kfree through the slow paths (the inline pop always
+// misses, the inline push never takes): the same magazines and checks, a few
+// dozen instructions more per call, and one place to count calls — the
+// host's malloc does this while KHEAP_STATS counts, so its inline paths carry
+// no counter. Until the next slab_init or route_to_slow_paths(false).
+void route_to_slow_paths(bool on);
 
 // Threads. kmalloc/kfree take no lock while the calling thread's cache (a
 // magazine of free objects per size class) can serve them; everything else in
