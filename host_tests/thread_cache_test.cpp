@@ -408,6 +408,30 @@ TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoAnObjectBackInItsSlabIsReportedAtRe
   EXPECT_TRUE(slab_check());
 }
 
+// The write is made while the object still waits in the thread's freed
+// magazine, and the magazine is then drained to the slabs (as a thread's exit
+// or malloc_trim does): the drain leaves the mark as it found it, so the
+// write is still reported when the object next comes out of its slab.
+TEST_F(ThreadCacheTest, UseAfterFreeWriteMadeInAMagazineSurvivesTheDrain) {
+  void* keep = kmalloc(96);  // the slab stays
+  void* victim = kmalloc(96);
+  kfree(victim);
+  ASSERT_TRUE(slab::thread_cache_holding(victim));
+  std::memset(victim, 0x42, 8);
+  slab_shrink_all();  // drains this thread's magazines (and gives its cache back)
+  ASSERT_FALSE(slab::thread_cache_holding(victim));
+  EXPECT_EQ(report_count(), 0u);
+  std::vector<void*> w;
+  for (int i = 0; i < 400 && report_count() == 0; ++i) w.push_back(kmalloc(96));
+  ASSERT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::UseAfterFreeWrite);
+  EXPECT_NE(std::string(last_report().text).find("42 42 42 42"), std::string::npos) << last_report().text;
+  for (void* x : w) EXPECT_NE(x, victim);
+  for (void* x : w) kfree(x);
+  kfree(keep);
+  EXPECT_TRUE(slab_check());
+}
+
 }  // namespace
 
 namespace {

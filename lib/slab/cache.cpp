@@ -448,8 +448,12 @@ bool object_is_free(const KmemCache* c, const SlabPage* s, const void* p) {
 
 // Mark a validated, allocated object free. O(1).
 void slab_free_object(KmemCache* c, SlabPage* s, size_t index) {
-  *free_word(c, s, index) |= uintptr_t{1} << (index % kWordBits);
   if (c->tc_class < kNumClasses) free_mark_word(object_at(c, s, index)) = g_hot.free_mark;
+  slab_release_object(c, s, index);
+}
+
+void slab_release_object(KmemCache* c, SlabPage* s, size_t index) {
+  *free_word(c, s, index) |= uintptr_t{1} << (index % kWordBits);
   if (s == c->cpu_slab) return;  // frozen: inuse counts all its slots
   KHEAP_ASSERT(s->inuse > 0 && s->state != SlabState::Cpu);
   uint32_t was = s->inuse--;

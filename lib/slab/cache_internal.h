@@ -318,6 +318,10 @@ void cache_free_checked(KmemCache* expected, void* p, const char* op);
 bool check_slab_object(KmemCache* expected, SlabPage* s, const void* p, const char* op, bool frees);
 // Mark allocated object `index` of `s` (already validated) free. O(1).
 void slab_free_object(KmemCache* c, SlabPage* s, size_t index);
+// The same for an object that carries the free mark already (drained from a
+// magazine): the mark is left as it is, so a use-after-free write made while
+// the object sat in the magazine is still found when it is next handed out.
+void slab_release_object(KmemCache* c, SlabPage* s, size_t index);
 // Is the object at `p` (an exact object start in `slab`) free? Exact.
 bool object_is_free(const KmemCache* c, const SlabPage* slab, const void* p);
 bool cache_is_live(const KmemCache* c);  // a registered cache with a good magic

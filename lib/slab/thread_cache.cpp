@@ -54,7 +54,7 @@ void drain(Magazine& m, size_t n) {
     void* p = m.slots[j];
     SlabPage* s = slab_page_of(p);
     KHEAP_ASSERT(s && s->magic == kSlabMagic);
-    slab_free_object(s->cache, s, object_index(s->cache, s, p));
+    slab_release_object(s->cache, s, object_index(s->cache, s, p));  // (it carries the free mark)
   }
   m.count -= n;
   memmove(m.slots, m.slots + n, m.count * sizeof(void*));
