@@ -52,7 +52,8 @@ inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_ma
 void* magazine_reload_pop(size_t size);
 
 // kfree's inline path: an exact object start of a kmalloc cache's slab
-// (kfree_limit: 0 for other caches), not carrying the free mark (neither in a
+// (kfree_limit: 0 for other caches, and for every cache while debug mode or
+// route_to_slow_paths sends all calls to the slow paths), not carrying the free mark (neither in a
 // magazine nor free in its slab: thread_cache.h), pushed onto the thread's
 // freed magazine if it has room. False for anything else — a bad pointer, a
 // large block, an object of another cache, a full magazine, a caller's word
