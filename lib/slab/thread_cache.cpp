@@ -148,19 +148,43 @@ bool thread_cache_refill(size_t cls) {
   if (!(tc = own_cache_locked())) return false;
   Magazine& m = tc->alloc[cls];
   if (intact_top(m)) return true;
+  // Half the magazine's capacity, straight from the cpu slab's current group
+  // of free objects (cache_alloc_locked's bits, used up in a register here);
+  // cache_alloc_slow moves on to the next group or slab when it runs out.
+  // Objects free in a slab carry the free mark (drained from a magazine or
+  // never used); one without it was written after its free: reported, and
+  // left out (allocated as far as its slab knows, never handed out).
   KmemCache* c = g_hot.class_cache[cls];
-  for (uintptr_t want = m.capacity / 2; m.count < want;) {
-    void* p = cache_alloc_locked(c);
-    if (!p) break;
-    // Objects free in a slab carry the free mark (drained from a magazine or
-    // never used); one without it was written after its free.
-    if (free_mark_word(p) != g_hot.free_mark) {
-      report_free_mark_overwritten(p, "kmalloc (refill)");
-      continue;
+  const uintptr_t mark = g_hot.free_mark;
+  const uintptr_t want = m.capacity / 2;
+  uintptr_t n = m.count;
+  while (n < want) {
+    void* bad = nullptr;
+    if (uintptr_t bits = c->cur_bits) {
+      char* const base = c->cur_base;
+      const size_t size = c->size;
+      do {
+        void* p = base + ctz_word(bits) * size;
+        bits &= bits - 1;
+        if (__builtin_expect(free_mark_word(p) != mark, 0)) {
+          bad = p;
+          break;
+        }
+        m.slots[n++] = p;
+      } while (bits && n < want);
+      c->cur_bits = bits;
+    } else {
+      void* p = cache_alloc_slow(c);  // the next group (or slab), and one object of it
+      if (!p) break;
+      if (free_mark_word(p) == mark)
+        m.slots[n++] = p;
+      else
+        bad = p;
     }
-    m.slots[m.count++] = p;
+    if (__builtin_expect(bad != nullptr, 0)) report_free_mark_overwritten(bad, "kmalloc (refill)");
   }
-  return m.count != 0;
+  m.count = n;
+  return n != 0;
 }
 
 bool thread_cache_make_room(size_t cls) {
