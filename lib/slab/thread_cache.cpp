@@ -50,10 +50,16 @@ ThreadCache* own_cache_locked() {
 // to their slabs.
 void drain(Magazine& m, size_t n) {
   KHEAP_ASSERT(n <= m.count);
+  SlabPage* s = nullptr;
+  uintptr_t first = 0, span = 0;  // s's objects: [first, first + span)
   for (size_t j = 0; j < n; ++j) {
     void* p = m.slots[j];
-    SlabPage* s = slab_page_of(p);
-    KHEAP_ASSERT(s && s->magic == kSlabMagic);
+    if (reinterpret_cast<uintptr_t>(p) - first >= span) {  // (objects freed together often share a slab)
+      s = slab_page_of(p);
+      KHEAP_ASSERT(s && s->magic == kSlabMagic);
+      first = reinterpret_cast<uintptr_t>(s->objects);
+      span = s->cache->objects_per_slab * s->cache->size;
+    }
     slab_release_object(s->cache, s, object_index(s->cache, s, p));  // (it carries the free mark)
   }
   m.count -= n;
