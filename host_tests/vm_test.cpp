@@ -415,6 +415,43 @@ TEST_F(HeapTest, AllocSetsEveryPageAndLookupIsExact) {
   EXPECT_EQ(report_count(), 0u);
 }
 
+// Owner words: page k of a run gets base + (k << 12) (the slab layer keeps a
+// kmalloc slab's size class and each page's place in the slab there); check()
+// holds them to that; re-owning or freeing the run clears them.
+TEST_F(HeapTest, OwnerWordsCountUpByAPageAndGoWithTheRun) {
+  void* keep = h.alloc_run(1, RunOwner::Test, nullptr);  // so freeing `a` leaves a free range, not a trim
+  void* a = h.alloc_run(3, RunOwner::Slab, nullptr, 7);
+  void* after = h.alloc_run(1, RunOwner::Test, nullptr);
+  ASSERT_TRUE(keep && a && after);
+  auto at = [&](size_t k) { return reinterpret_cast<char*>(a) + k * kPageSize + 100; };
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(h.lookup(at(k))->owner_word, 0u);
+  h.set_owner_words(a, 5);
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(h.lookup(at(k))->owner_word, 5u + (k << kPageShift)) << k;
+  EXPECT_TRUE(h.check());
+  auto* e = const_cast<PageInfo*>(h.lookup(at(2)));
+  e->owner_word += 1;  // a page whose word does not count up
+  set_report_echo(false);
+  EXPECT_FALSE(h.check());
+  set_report_echo(true);
+  e->owner_word -= 1;
+  EXPECT_TRUE(h.check());
+  h.set_owner(a, RunOwner::Heap, nullptr, 9);  // re-owned: the words go
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(h.lookup(at(k))->owner_word, 0u);
+  h.set_owner_words(a, 5);
+  ASSERT_TRUE(h.free_run(a));
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(h.lookup(at(k))->owner_word, 0u);  // now a free range
+  EXPECT_TRUE(h.check());
+  size_t reports = report_count();
+  set_report_echo(false);
+  h.set_owner_words(at(1), 5);  // not a run start: reported, nothing changes
+  set_report_echo(true);
+  EXPECT_EQ(report_count(), reports + 1);
+  EXPECT_EQ(h.lookup(at(1))->owner_word, 0u);
+  EXPECT_TRUE(h.free_run(after));
+  EXPECT_TRUE(h.free_run(keep));
+  EXPECT_TRUE(h.check());
+}
+
 TEST_F(HeapTest, FreeingTheTopTrimsTheBreakAndReturnsEveryFrame) {
   void* a = h.alloc_run(5, RunOwner::Test, nullptr);
   void* c = h.alloc_run(2, RunOwner::Test, nullptr);

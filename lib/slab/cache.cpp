@@ -201,7 +201,6 @@ bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint3
   constexpr uintptr_t kMaxOdd = ((uintptr_t{1} << (kWordBits - kFastRotate)) - (uintptr_t{1} << 18)) / kWordBits;
   c->kfree_inline = !owner && c->shift <= kFastRotate && tail < slot && (slot >> c->shift) <= kMaxOdd;
   c->fast_inv = c->kfree_inline ? c->inv << (kFastRotate - c->shift) : 1;
-  c->kfree_limit = 0;  // kmalloc_init_caches opens kfree's inline path for the kmalloc classes
   copy_name(c->name, name);
   c->magic = kCacheMagic;
   g_slab.caches.push_back(c);
@@ -235,6 +234,9 @@ SlabPage* slab_create(KmemCache* c) {
     header = run;
     ph->set_owner(run, vm::RunOwner::Slab, run, c->id);
   }
+  // kfree's inline path finds a kmalloc object's size class and its offset in
+  // the slab in the PageInfo of its page, without touching this header.
+  if (c->tc_class < kNumClasses) ph->set_owner_words(run, c->tc_class + 1u);
   auto* s = new (header) SlabPage{};
   s->cache = c;
   s->objects = static_cast<char*>(run) + c->objects_offset;

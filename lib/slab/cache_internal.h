@@ -46,9 +46,10 @@
 // rotr(off * (inv << (13 - shift)), 13) — the same test for any p inside the
 // slab run (0 <= off < 2^18, shift <= 13; proof in compute_inverse): exact
 // object starts give i < objects_per_slab <= kMaxObjectsPerSlab, anything
-// else a value >= 2^(W-13) (>= 2^19). Its limit is kfree_limit, which is 0
-// for caches whose objects kfree must not take inline (so one compare also
-// says "a kmalloc object").
+// else a value >= 2^(W-13) (>= 2^19). Its multiplier and limit come from
+// g_hot.kfree_inv / g_hot.kfree_limit, indexed by the size class + 1 that a
+// kmalloc slab's pages carry in their PageInfo::owner_word (every other page
+// carries 0, whose limit is 0: one compare also says "a kmalloc object").
 //
 // Locking: see SlabGlobals below; the per-thread caches in front of the
 // kmalloc caches are in thread_cache.h.
@@ -108,14 +109,12 @@ using SlabList = List<SlabPage, &SlabPage::link>;
 namespace kheap {
 
 struct alignas(64) KmemCache {
-  // --- read-mostly: what kfree's inline path reads (set at creation), one
-  // cache line of its own, so refills and drains on another CPU (which write
-  // the fields below) do not take it away from every kfree ---
+  // --- read-mostly (set at creation), one cache line of its own, so that
+  // refills and drains on another CPU (which write the fields below) do not
+  // take it away from every slow-path free ---
   size_t size;                    // slot size
   uintptr_t inv;                  // inverse of (size >> shift) mod 2^W
-  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check); 1 if not kfree_inline
-  uintptr_t kfree_limit;          // objects_per_slab if kfree frees inline (kmalloc caches), else 0
-  uintptr_t magazine_offset;      // kmalloc caches: offset of the class's freed magazine in a ThreadCache
+  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check: g_hot.kfree_inv); 1 if not kfree_inline
   uint32_t shift;                 // size = odd << shift
   uint32_t objects_per_slab;
   uint32_t magic;                 // kCacheMagic while live
@@ -166,6 +165,13 @@ struct SlabHot {
   // kmalloc's inline path: offset in a ThreadCache of the alloc magazine of
   // size_class[size] — in debug mode, of the always-empty extra one.
   uint16_t fast_magazine[kSmallMax + 1];
+  // kfree's inline path, indexed by size class + 1 (the low bits of a kmalloc
+  // slab page's PageInfo::owner_word; 0 on every other page): the class's
+  // fast_inv, and its objects_per_slab — or 0 (nothing passes) for index 0,
+  // and for every class while debug mode or route_to_slow_paths routes all
+  // calls to the slow paths.
+  uintptr_t kfree_inv[kNumClasses + 1];
+  uintptr_t kfree_limit[kNumClasses + 1];
   KmemCache kmalloc_caches[kNumClasses];
 };
 extern SlabHot g_hot;
@@ -239,12 +245,6 @@ inline uintptr_t object_index(const KmemCache* c, const SlabPage* slab, const vo
   return rotr(off * c->inv, c->shift);
 }
 
-// kfree's variant (see the top of this file); valid for p inside the slab run
-// of a cache with kfree_inline.
-inline uintptr_t fast_object_index(const KmemCache* c, const SlabPage* slab, const void* p) {
-  uintptr_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(slab->objects);
-  return rotr(off * c->fast_inv, kFastRotate);
-}
 
 
 // The first byte of the slab run (the header itself when on-slab).

@@ -54,7 +54,7 @@ namespace {
 }  // namespace
 
 constexpr SlabHot::SlabHot()
-    : top_offset(0), data_start(0), data_info(0), class_cache{}, free_mark(0), size_class{}, fast_magazine{},
+    : top_offset(0), data_start(0), data_info(0), class_cache{}, free_mark(0), size_class{}, fast_magazine{}, kfree_inv{}, kfree_limit{},
       kmalloc_caches{} {
   for (size_t i = 0; i < kNumClasses; ++i) class_cache[i] = &kmalloc_caches[i];
   size_t c = 0;
@@ -78,7 +78,11 @@ void apply_routing() {
   bool on = g_routed_for_debug || g_routed_on_request;
   for (size_t size = 0; size <= kSmallMax; ++size)
     g_hot.fast_magazine[size] = alloc_magazine_offset(on ? kNumClasses : g_hot.size_class[size]);
-  for (KmemCache& c : g_hot.kmalloc_caches) c.kfree_limit = on ? 0 : c.objects_per_slab;
+  for (size_t i = 0; i < kNumClasses; ++i) {
+    const KmemCache& c = g_hot.kmalloc_caches[i];
+    g_hot.kfree_inv[i + 1] = c.fast_inv;
+    g_hot.kfree_limit[i + 1] = on ? 0 : c.objects_per_slab;
+  }
 }
 
 }  // namespace
@@ -91,8 +95,9 @@ void kmalloc_init_caches() {
     KHEAP_ASSERT(ok && g_hot.kmalloc_caches[i].size == kClassSizes[i]);
     KmemCache& c = g_hot.kmalloc_caches[i];
     c.tc_class = static_cast<uint8_t>(i);
-    c.magazine_offset = offsetof(ThreadCache, freed) + i * sizeof(Magazine);
-    KHEAP_ASSERT(c.kfree_inline);  // (every class meets the conditions of the fixed-rotate index test)
+    // (kfree's inline path: every class meets the conditions of the
+    // fixed-rotate index test, and its objects start at the slab run's start)
+    KHEAP_ASSERT(c.kfree_inline && c.objects_offset == 0);
   }
   // A fresh slab layer: debug mode as configured, no routing on request.
   g_routed_for_debug = g_slab_debug_active;

@@ -39,7 +39,7 @@
 // top <= align_up(break); no two free ranges are adjacent (they would have been
 // coalesced); no free range ends at top while top == the break (it would have
 // been trimmed); every page of an in-use run is mapped and its entry names its
-// head, owner, owner_ptr and tag; free-range pages are unmapped; the free list
+// head, owner, owner_ptr and tag (and owner words, if set, that count up by a page); free-range pages are unmapped; the free list
 // holds exactly the free ranges, in address order; the metadata pages covering
 // entries [reserved, top) are mapped, plus at most one more, and no others; the
 // entries of metadata pages that lie on mapped pages are Metadata; entries past top are all zero; the counters agree.
@@ -76,7 +76,7 @@ const char* run_owner_name(RunOwner o);
 
 inline constexpr uint32_t kNoPage = 0xFFFFFFFFu;
 
-struct PageInfo {
+struct alignas(32) PageInfo {  // (32 bytes on i386 too: alignas pads its 28)
   void* owner_ptr;     // for every page of a run: the run's owner object
   uint32_t head;       // for every page of a run, and the first and last page of a free range: page index of its head
   uint32_t pages;      // for a head: length of the run / free range in pages
@@ -85,7 +85,13 @@ struct PageInfo {
   uint16_t tag;        // for every page of a run: free for the owner to use (e.g. a size class index)
   uint32_t free_prev;  // FreeHead only: previous / next free range in address order (page index or kNoPage)
   uint32_t free_next;
+  // For every page of a run whose owner set them (set_owner_words): the
+  // owner's base value + (the page's index in the run << kPageShift); 0
+  // otherwise (a new, freed or re-owned run). The slab layer's kfree reads a
+  // kmalloc object's size class and its place in the slab from it.
+  uint32_t owner_word;
 };
+static_assert(sizeof(PageInfo) == 32, "one shift indexes the array, on i386 and x86-64");
 
 struct RunInfo {
   void* start;
@@ -135,7 +141,10 @@ class PageHeap {
   // The in-use run containing `addr`; false if `addr` is not inside one.
   bool run_of(const void* addr, RunInfo* out) const;
   // Re-own a run (every page's entry). Reports BadArgument if run_start is not a run start.
-  void set_owner(void* run_start, RunOwner owner, void* owner_ptr, uint16_t tag);
+  void set_owner(void* run_start, RunOwner owner, void* owner_ptr, uint16_t tag);  // (owner words back to 0)
+  // Page k of the run at run_start gets owner_word = base + (k << kPageShift),
+  // base < kPageSize, until the run is freed or re-owned.
+  void set_owner_words(void* run_start, uint32_t base);
 
   bool check() const;
   PageHeapStats stats() const;
