@@ -534,6 +534,7 @@ TEST_F(KmallocTest, LargeWindowLeavesTheMetadataOfMetadataUnmapped) {
   kfree(meta);  // (would fault if anything read the page's PageInfo)
   ASSERT_EQ(report_count(), 1u);
   EXPECT_EQ(last_report().bug_class, BugClass::InvalidFree);
+  EXPECT_NE(last_text().find("the page heap's own metadata"), std::string::npos) << last_text();
 
   std::vector<void*> live;
   for (size_t i = 0; i < 5000; ++i) live.push_back(kmalloc(8 + i % 600));

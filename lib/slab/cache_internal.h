@@ -329,6 +329,13 @@ size_t cache_active_objects(const KmemCache* c);
 size_t cache_total_slabs(const KmemCache* c);
 
 // --- kmalloc.cpp --------------------------------------------------------------
+
+// Is `p`, which is in no slab run, inside a large kmalloc block's run? Then
+// true and *ri describes the run. Anywhere else — outside the kernel heap, in
+// the page heap's own metadata, in free pages, in another owner's run — it
+// is reported (an invalid free / bad argument, by `frees`; a double free for a
+// page-aligned pointer into free pages) and false. Under the slab lock.
+bool large_run_or_report(const void* p, const char* op, bool frees, vm::RunInfo* ri);
 void kmalloc_init_caches();
 // A large kmalloc block: a page-heap run (RunOwner::Large, owner_ptr = the
 // size asked for, tag = the pages skipped to reach `align` > the page size) of

@@ -110,30 +110,8 @@ bool check_plain(const void* p, KmemCache* expected, const char* op, bool frees,
     return out->kind == Where::Slab && out->offset == 0;
   }
   vm::PageHeap* ph = g_slab.page_heap;
-  uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  if (a < ph->data_start() || a >= ph->top()) {
-    report_bug(bad, "%s(%p): outside the kernel heap (page heap %p..%p)\n", op, p,
-               reinterpret_cast<void*>(ph->data_start()), reinterpret_cast<void*>(ph->top()));
-    return false;
-  }
-  if (a < ph->data_start()) {
-    report_bug(bad, "%s(%p): points into the page heap's own metadata\n", op, p);
-    return false;
-  }
   vm::RunInfo ri;
-  if (!ph->run_of(p, &ri)) {
-    if (frees && is_aligned(a, kPageSize))
-      report_bug(BugClass::DoubleFree, "%s(%p): points at free pages: a large block freed already?\n", op, p);
-    else
-      report_bug(bad, "%s(%p): points into free pages of the page heap\n", op, p);
-    return false;
-  }
-  if (ri.owner != vm::RunOwner::Large) {
-    report_bug(ri.owner == vm::RunOwner::Heap ? BugClass::WrongHeap : bad,
-               "%s(%p): inside a %zu-page run owned by %s (%p), not a kmalloc block\n", op, p, ri.pages,
-               vm::run_owner_name(ri.owner), ri.owner_ptr);
-    return false;
-  }
+  if (!large_run_or_report(p, op, frees, &ri)) return false;
   if (expected) {
     report_bug(BugClass::WrongHeap, "%s(%s, %p): not an object of any cache (a large kmalloc block)\n", op,
                expected->name, p);
@@ -145,7 +123,8 @@ bool check_plain(const void* p, KmemCache* expected, const char* op, bool frees,
     uintptr_t start = reinterpret_cast<uintptr_t>(ri.start) + (head << kPageShift);
     report_bug(bad,
                "%s(%p): not the start of a large block: %zd bytes into the block at %p (%zu pages, %zu bytes asked)\n",
-               op, p, static_cast<ptrdiff_t>(a - start), reinterpret_cast<void*>(start), ri.pages - head,
+               op, p, static_cast<ptrdiff_t>(reinterpret_cast<uintptr_t>(p) - start), reinterpret_cast<void*>(start),
+               ri.pages - head,
                reinterpret_cast<size_t>(ri.owner_ptr));
     return false;
   }

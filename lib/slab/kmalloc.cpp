@@ -172,31 +172,47 @@ struct Block {
   size_t usable;
 };
 
-// Why `p` (not in a slab run) is not a large block either; reports.
-void report_not_block(const void* p, const char* op, bool frees) {
+}  // namespace
+
+bool large_run_or_report(const void* p, const char* op, bool frees, vm::RunInfo* ri) {
   BugClass bad = frees ? BugClass::InvalidFree : BugClass::BadArgument;
   vm::PageHeap* ph = g_slab.page_heap;
   uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  if (!ph || a < ph->data_start() || a >= ph->top()) {
+  uintptr_t window = ph ? reinterpret_cast<uintptr_t>(ph->page_info_array()) : 0;
+  if (!ph || a < window || a >= ph->top()) {
     report_bug(bad, "%s(%p): outside the kernel heap (page heap %p..%p)\n", op, p,
                reinterpret_cast<void*>(ph ? ph->data_start() : 0), reinterpret_cast<void*>(ph ? ph->top() : 0));
-    return;
+    return false;
   }
   if (a < ph->data_start()) {
     report_bug(bad, "%s(%p): points into the page heap's own metadata\n", op, p);
-    return;
+    return false;
   }
-  vm::RunInfo ri;
-  if (!ph->run_of(p, &ri)) {
+  if (!ph->run_of(p, ri)) {
     if (frees && is_aligned(a, kPageSize))
       report_bug(BugClass::DoubleFree, "%s(%p): points at free pages: a large block freed already?\n", op, p);
     else
       report_bug(bad, "%s(%p): points into free pages of the page heap\n", op, p);
-    return;
+    return false;
   }
-  report_bug(ri.owner == vm::RunOwner::Heap ? BugClass::WrongHeap : bad,
-             "%s(%p): inside a %zu-page run owned by %s (%p), not a kmalloc block\n", op, p, ri.pages,
-             vm::run_owner_name(ri.owner), ri.owner_ptr);
+  if (ri->owner != vm::RunOwner::Large) {
+    report_bug(ri->owner == vm::RunOwner::Heap ? BugClass::WrongHeap : bad,
+               "%s(%p): inside a %zu-page run owned by %s (%p), not a kmalloc block\n", op, p, ri->pages,
+               vm::run_owner_name(ri->owner), ri->owner_ptr);
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+// Why `p` (not in a slab run) is not a large block either; reports.
+void report_not_block(const void* p, const char* op, bool frees) {
+  vm::RunInfo ri;
+  if (large_run_or_report(p, op, frees, &ri))
+    report_bug(frees ? BugClass::InvalidFree : BugClass::BadArgument,
+               "%s(%p): inside a %zu-page run owned by %s (%p), not a kmalloc block\n", op, p, ri.pages,
+               vm::run_owner_name(ri.owner), ri.owner_ptr);
 }
 
 // Is `p` a live kmalloc block (slab object of a non-owned cache, or large
