@@ -72,7 +72,8 @@ inline bool kfree_fast(const void* ptr) {
   // A kmalloc slab's page says (its index in the slab << 12) | (size class +
   // 1) (cache.cpp's slab_create); every other page 0, whose limit is 0.
   uintptr_t word = e->owner_word;
-  uintptr_t cls1 = word & (kPageSize - 1);
+  uintptr_t cls1 = word & 0xFF;  // (< 256: one zero-extending byte move, not a move and a mask)
+  static_assert(kNumClasses + 1 < 256);
   uintptr_t in_slab = (word ^ cls1) + (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1));  // p - the slab's object 0
 #ifndef KHEAP_NO_FREE_CHECKS
   // The fixed-rotate object index (cache_internal.h) below the limit, and no mark.
