@@ -11,7 +11,7 @@
 // headers through lookup(). The PageInfo array sits at the start of the
 // window, in a prefix carved off the break (KernelBreak::carve_front), and is
 // mapped LAZILY: only the metadata pages holding the entries of pages below
-// top() are mapped (a 512 MiB window needs 3 MiB of entries on i386; mapping
+// top() are mapped (a 512 MiB window needs 4 MiB of entries; mapping
 // them up front would cost that much RAM at boot). The entries of the
 // metadata pages themselves are implicit — every lookup starts at
 // data_start() — so the leading metadata pages that hold nothing else are
