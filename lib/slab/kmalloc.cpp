@@ -303,10 +303,6 @@ void kheap::route_to_slow_paths(bool on) {
   apply_routing();
 }
 
-namespace kheap::slab {
-
-}  // namespace kheap::slab
-
 namespace kheap {
 
 using namespace slab;

@@ -131,7 +131,7 @@ void report_free_mark_overwritten(void* p, const char* where) {
 void* magazine_reload_pop(size_t size) {
   size_t cls = g_hot.size_class[size];
   uintptr_t offset = alloc_magazine_offset(cls);
-  if (g_hot.fast_magazine[size] != offset) return nullptr;  // debug mode: routed to the slow path
+  if (g_hot.fast_magazine[size] != offset) return nullptr;  // routed to the slow paths (debug mode, route_to_slow_paths)
   ThreadCache* tc = t_thread_cache;  // (the placeholders' magazines are empty: nothing moves)
   Magazine& a = tc->alloc[cls];
   Magazine& f = tc->freed[cls];
