@@ -4,6 +4,7 @@
 // (no double map, no unmapping what is not mapped, no freeing a frame that is
 // still mapped, no leak). The window is ordinary always-accessible memory, so
 // the PageInfo array can live there; real faulting is host_machine_test's job.
+#include <array>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -415,38 +416,52 @@ TEST_F(HeapTest, AllocSetsEveryPageAndLookupIsExact) {
   EXPECT_EQ(report_count(), 0u);
 }
 
-// Owner words: page k of a run gets base + (k << 12) (the slab layer keeps a
-// kmalloc slab's size class and each page's place in the slab there); check()
-// holds them to that; re-owning or freeing the run clears them.
-TEST_F(HeapTest, OwnerWordsCountUpByAPageAndGoWithTheRun) {
+// Owner words: every page of a run carries the three words its owner set
+// (the slab layer keeps kfree's object check of a kmalloc slab there);
+// check() holds every page to the head's; re-owning or freeing the run clears
+// them, and word 2 is 0 on a free range's head although words 0 and 1 share
+// their bytes with its list links.
+TEST_F(HeapTest, OwnerWordsAreTheSameOnEveryPageAndGoWithTheRun) {
   void* keep = h.alloc_run(1, RunOwner::Test, nullptr);  // so freeing `a` leaves a free range, not a trim
   void* a = h.alloc_run(3, RunOwner::Slab, nullptr, 7);
   void* after = h.alloc_run(1, RunOwner::Test, nullptr);
   ASSERT_TRUE(keep && a && after);
   auto at = [&](size_t k) { return reinterpret_cast<char*>(a) + k * kPageSize + 100; };
-  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(h.lookup(at(k))->owner_word, 0u);
-  h.set_owner_words(a, 5);
-  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(h.lookup(at(k))->owner_word, 5u + (k << kPageShift)) << k;
+  auto words = [&](size_t k) {
+    const PageInfo* e = h.lookup(at(k));
+    return std::array<uint32_t, 3>{e->owner_word0, e->owner_word1, e->owner_word2};
+  };
+  using W = std::array<uint32_t, 3>;
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(words(k), (W{0, 0, 0}));
+  h.set_owner_words(a, 0xA0A0A0A0u, 5, 0xFFFFFFFFu);
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(words(k), (W{0xA0A0A0A0u, 5, 0xFFFFFFFFu})) << k;
   EXPECT_TRUE(h.check());
   auto* e = const_cast<PageInfo*>(h.lookup(at(2)));
-  e->owner_word += 1;  // a page whose word does not count up
+  e->owner_word1 += 1;  // a page whose words differ from the head's
   set_report_echo(false);
   EXPECT_FALSE(h.check());
   set_report_echo(true);
-  e->owner_word -= 1;
+  e->owner_word1 -= 1;
   EXPECT_TRUE(h.check());
   h.set_owner(a, RunOwner::Heap, nullptr, 9);  // re-owned: the words go
-  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(h.lookup(at(k))->owner_word, 0u);
-  h.set_owner_words(a, 5);
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(words(k), (W{0, 0, 0}));
+  h.set_owner_words(a, 1, 2, 3);
   ASSERT_TRUE(h.free_run(a));
-  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(h.lookup(at(k))->owner_word, 0u);  // now a free range
+  EXPECT_EQ(h.lookup(at(0))->kind, PageKind::FreeHead);  // now a free range: its head has list links, no word 2
+  EXPECT_EQ(h.lookup(at(0))->owner_word2, 0u);
+  for (size_t k = 1; k < 3; ++k) EXPECT_EQ(words(k), (W{0, 0, 0}));
   EXPECT_TRUE(h.check());
+  const_cast<PageInfo*>(h.lookup(at(0)))->owner_word2 = 3;  // a free range head with a word 2: caught
+  set_report_echo(false);
+  EXPECT_FALSE(h.check());
+  set_report_echo(true);
+  const_cast<PageInfo*>(h.lookup(at(0)))->owner_word2 = 0;
   size_t reports = report_count();
   set_report_echo(false);
-  h.set_owner_words(at(1), 5);  // not a run start: reported, nothing changes
+  h.set_owner_words(at(1), 1, 2, 3);  // not a run start: reported, nothing changes
   set_report_echo(true);
   EXPECT_EQ(report_count(), reports + 1);
-  EXPECT_EQ(h.lookup(at(1))->owner_word, 0u);
+  EXPECT_EQ(h.lookup(at(1))->owner_word2, 0u);
   EXPECT_TRUE(h.free_run(after));
   EXPECT_TRUE(h.free_run(keep));
   EXPECT_TRUE(h.check());

@@ -11,11 +11,16 @@
 
 // KHEAP_PER_THREAD declares a variable with one instance per thread of the
 // host process; in the kernel (freestanding, one CPU, no TLS set up) one
-// plain global — per-CPU storage when there are several CPUs. On ELF hosts the
-// initial-exec model makes an access one %fs-relative load even inside
-// libkheap.so (which is LD_PRELOADed, so it fits the static TLS block).
+// plain global — per-CPU storage when there are several CPUs. On ELF hosts:
+// in executables' code (libkheap_host.a: -fPIE or no PIC, never in a .so)
+// the local-exec model makes an access one %fs-relative operand; in
+// libkheap.so the initial-exec model makes it a %fs-relative load through
+// the GOT (two instructions; fine since libkheap.so is LD_PRELOADed, so it
+// fits the static TLS block).
 #if !__STDC_HOSTED__
 #define KHEAP_PER_THREAD
+#elif defined(__ELF__) && (defined(__PIE__) || !defined(__PIC__))
+#define KHEAP_PER_THREAD thread_local __attribute__((tls_model("local-exec")))
 #elif defined(__ELF__)
 #define KHEAP_PER_THREAD thread_local __attribute__((tls_model("initial-exec")))
 #else

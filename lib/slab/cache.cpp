@@ -110,7 +110,8 @@ bool compute_layout(size_t slot, size_t object_align, SlabLayout* out, bool off_
 //  - off = m << k: y = m * inv(d0) mod 2^(W-R); y < n means m == y * d0
 //    (mod 2^(W-R)) with y * d0 < 2^18 < 2^(W-R), i.e. m = y * d0 exactly for
 //    0 <= m < 2^18, and no negative m (its residue is >= 2^19 - 2^18).
-// So y < n exactly when off = y * size. (W - R >= 19 needs W = 32 at least.)
+// So y < n exactly when off = y * size. (W - R >= 19 needs W = 32 at least;
+// kfree's inline path computes with W = 32 on every target.)
 void compute_inverse(size_t size, uintptr_t* inv, uint32_t* shift) {
   KHEAP_ASSERT(size != 0);
   // ctzll only where size_t is 64-bit (on i386 it would need libgcc's __ctzdi2;
@@ -198,9 +199,9 @@ bool cache_init(KmemCache* c, const char* name, size_t size, size_t align, uint3
   // the proof in compute_inverse (the tail holds no whole slot, the odd part
   // of the size is small enough for 32-bit words).
   size_t tail = layout.pages * kPageSize - layout.objects_offset - size_t{layout.objects} * slot;
-  constexpr uintptr_t kMaxOdd = ((uintptr_t{1} << (kWordBits - kFastRotate)) - (uintptr_t{1} << 18)) / kWordBits;
+  constexpr uint32_t kMaxOdd = ((uint32_t{1} << (32 - kFastRotate)) - (uint32_t{1} << 18)) / 32;  // (32-bit words)
   c->kfree_inline = !owner && c->shift <= kFastRotate && tail < slot && (slot >> c->shift) <= kMaxOdd;
-  c->fast_inv = c->kfree_inline ? c->inv << (kFastRotate - c->shift) : 1;
+  c->fast_inv = c->kfree_inline ? static_cast<uint32_t>(c->inv << (kFastRotate - c->shift)) : 1;
   copy_name(c->name, name);
   c->magic = kCacheMagic;
   g_slab.caches.push_back(c);
@@ -225,18 +226,28 @@ SlabPage* slab_create(KmemCache* c) {
   vm::PageHeap* ph = g_slab.page_heap;
   void* header = nullptr;
   if (c->off_slab && !(header = slab_meta_alloc())) return nullptr;
-  void* run = ph->alloc_run(c->pages_per_slab, vm::RunOwner::Slab, header, c->id);
+  // A kmalloc slab's run is tagged with its class's freed magazine (where
+  // kfree's inline path puts the object); other slabs with the cache's id.
+  bool kmalloc_class = c->tc_class < kNumClasses;
+  uint16_t tag = kmalloc_class ? freed_magazine_offset(c->tc_class) : c->id;
+  void* run = ph->alloc_run(c->pages_per_slab, vm::RunOwner::Slab, header, tag);
   if (!run) {
     if (header) slab_meta_free(static_cast<SlabPage*>(header));
     return nullptr;
   }
   if (!header) {
     header = run;
-    ph->set_owner(run, vm::RunOwner::Slab, run, c->id);
+    ph->set_owner(run, vm::RunOwner::Slab, run, tag);
   }
-  // kfree's inline path finds a kmalloc object's size class and its offset in
-  // the slab in the PageInfo of its page, without touching this header.
-  if (c->tc_class < kNumClasses) ph->set_owner_words(run, c->tc_class + 1u);
+  // kfree's inline path checks a kmalloc object with the words in the
+  // PageInfo of its page alone, without touching this header: the object
+  // index of p is rotr32(uint32(p) * word1 - word0, kFastRotate), which is
+  // below word2 exactly for the objects' starts (cache_internal.h).
+  if (kmalloc_class) {
+    KHEAP_ASSERT(c->kfree_inline && c->objects_offset == 0);
+    uint32_t base = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(run));
+    ph->set_owner_words(run, base * c->fast_inv, c->fast_inv, c->objects_per_slab);
+  }
   auto* s = new (header) SlabPage{};
   s->cache = c;
   s->objects = static_cast<char*>(run) + c->objects_offset;

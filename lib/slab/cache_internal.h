@@ -42,14 +42,15 @@
 // rotr(off * inv, shift) equals off / size when off is a multiple of size and
 // is >= 2^W / size otherwise, so `rotr(off * inv, shift) < objects_per_slab`
 // is the whole "p is the start of object i of this slab" test (and it yields i).
-// kfree's inline path uses a fixed rotate instead (no shift count to load):
-// rotr(off * (inv << (13 - shift)), 13) — the same test for any p inside the
-// slab run (0 <= off < 2^18, shift <= 13; proof in compute_inverse): exact
-// object starts give i < objects_per_slab <= kMaxObjectsPerSlab, anything
-// else a value >= 2^(W-13) (>= 2^19). Its multiplier and limit come from
-// g_hot.kfree_inv / g_hot.kfree_limit, indexed by the size class + 1 that a
-// kmalloc slab's pages carry in their PageInfo::owner_word (every other page
-// carries 0, whose limit is 0: one compare also says "a kmalloc object").
+// kfree's inline path uses a fixed rotate and 32-bit words instead (no
+// shift count to load; the same arithmetic on i386 and x86-64):
+// rotr32(off * (inv << (13 - shift)), 13) — the same test for any p inside
+// the slab run (0 <= off < 2^18, shift <= 13; proof in compute_inverse):
+// exact object starts give i < objects_per_slab <= kMaxObjectsPerSlab,
+// anything else a value >= 2^19. It needs neither the slab header nor the
+// cache: a kmalloc slab's pages carry the test in their PageInfo owner words
+// (kfree_check_words; every other page has owner_word2 == 0, so nothing
+// passes), and the tag of its run says which magazine takes the object.
 //
 // Locking: see SlabGlobals below; the per-thread caches in front of the
 // kmalloc caches are in thread_cache.h.
@@ -114,7 +115,7 @@ struct alignas(64) KmemCache {
   // take it away from every slow-path free ---
   size_t size;                    // slot size
   uintptr_t inv;                  // inverse of (size >> shift) mod 2^W
-  uintptr_t fast_inv;             // inv << (kFastRotate - shift) (kfree's inline index check: g_hot.kfree_inv); 1 if not kfree_inline
+  uint32_t fast_inv;              // inv << (kFastRotate - shift), mod 2^32 (kfree's inline index check); 1 if not kfree_inline
   uint32_t shift;                 // size = odd << shift
   uint32_t objects_per_slab;
   uint32_t magic;                 // kCacheMagic while live
@@ -156,8 +157,12 @@ using CacheRegistry = List<KmemCache, &KmemCache::cache_link>;
 // address for the PIE host build).
 struct SlabHot {
   constexpr SlabHot();  // the tables; a dummy page heap until slab_init (kmalloc.cpp)
-  size_t top_offset;              // the page heap's top_offset() (published to here): bounds page lookups; 0 detached
-  uintptr_t data_start;           // page_heap->data_start(): the PageInfo of address a >= data_start is
+  // kfree's inline path looks at a pointer only if it lies below this offset
+  // from data_start: the page heap's top_offset(), published to here — or 0
+  // (nothing passes) while no page heap is attached or debug mode or
+  // route_to_slow_paths sends every call to the slow paths.
+  size_t top_offset;
+  uintptr_t data_start;            // page_heap->data_start(): the PageInfo of address a >= data_start is
   uintptr_t data_info;            // data_info + ((a - data_start) >> 12) * sizeof(PageInfo)
   KmemCache* class_cache[kNumClasses];  // &kmalloc_caches[i]
   uintptr_t free_mark;             // the first word of every free kmalloc object (thread_cache.h)
@@ -165,13 +170,6 @@ struct SlabHot {
   // kmalloc's inline path: offset in a ThreadCache of the alloc magazine of
   // size_class[size] — in debug mode, of the always-empty extra one.
   uint16_t fast_magazine[kSmallMax + 1];
-  // kfree's inline path, indexed by size class + 1 (the low bits of a kmalloc
-  // slab page's PageInfo::owner_word; 0 on every other page): the class's
-  // fast_inv, and its objects_per_slab — or 0 (nothing passes) for index 0,
-  // and for every class while debug mode or route_to_slow_paths routes all
-  // calls to the slow paths.
-  uintptr_t kfree_inv[kNumClasses + 1];
-  uintptr_t kfree_limit[kNumClasses + 1];
   KmemCache kmalloc_caches[kNumClasses];
 };
 extern SlabHot g_hot;
@@ -238,6 +236,7 @@ inline unsigned popcount_word(uintptr_t x) {
 }
 
 inline uintptr_t rotr(uintptr_t x, unsigned k) { return (x >> k) | (x << ((kWordBits - k) & (kWordBits - 1))); }
+inline uint32_t rotr32(uint32_t x, unsigned k) { return (x >> k) | (x << ((32 - k) & 31)); }
 
 // Index of `p` in `slab` if p is exactly an object start, else a value >= objects_per_slab.
 inline uintptr_t object_index(const KmemCache* c, const SlabPage* slab, const void* p) {
@@ -270,7 +269,7 @@ inline bool index_is_free(const KmemCache* c, const SlabPage* s, size_t index) {
 // heap, or not in a slab run). No reports; O(1).
 inline SlabPage* slab_page_of(const void* p) {
   uintptr_t off = reinterpret_cast<uintptr_t>(p) - g_hot.data_start;
-  if (off >= g_hot.top_offset) return nullptr;
+  if (!g_slab.page_heap || off >= g_slab.page_heap->top_offset()) return nullptr;  // (g_hot's copy is 0 while routed)
   const vm::PageInfo* e = reinterpret_cast<const vm::PageInfo*>(g_hot.data_info) + (off >> kPageShift);
   if (e->owner != vm::RunOwner::Slab) return nullptr;
   return static_cast<SlabPage*>(e->owner_ptr);

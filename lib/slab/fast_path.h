@@ -13,29 +13,45 @@
 
 namespace kheap::slab {
 
+// A magazine's count - 1 / + 1 as one read-modify-write instruction (the
+// compilers emit two — the new value into a register, then a store — since
+// they already hold the old one in a register).
+#if defined(__x86_64__)
+#define KHEAP_WORD_SUFFIX "q"
+static_assert(sizeof(uintptr_t) == 8);
+#else
+#define KHEAP_WORD_SUFFIX "l"
+static_assert(sizeof(uintptr_t) == 4);
+#endif
+inline void count_down(uintptr_t& n) { asm("dec" KHEAP_WORD_SUFFIX " %0" : "+m"(n)); }
+inline void count_up(uintptr_t& n) { asm("inc" KHEAP_WORD_SUFFIX " %0" : "+m"(n)); }
+#undef KHEAP_WORD_SUFFIX
+
 // A kmalloc from the calling thread's alloc magazine at byte offset
 // `magazine` in its ThreadCache (g_hot.fast_magazine), or nullptr if it is
-// empty or its top object's free mark was overwritten (the slow path reports
-// that). The object's free mark goes: one xor both clears an intact mark and
-// tests it (word ^ mark == 0); a changed word is xored back for the report.
+// empty or its top object's free mark was overwritten (the slow path tells
+// those apart and reports the second). The object's free mark goes: one xor
+// both clears an intact mark and tests it (word ^ mark == 0); a changed
+// word is xored back. An empty magazine's top is its bottom, the thread
+// cache's empty_word, which never holds the mark (thread_cache.h).
 inline void* magazine_pop(uintptr_t magazine) {
   auto* m = reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + magazine);
-  uintptr_t n = m->count;
-  if (__builtin_expect(n == 0, 0)) return nullptr;
-  void* p = m->slots[n - 1];
+  void* p = m->stack[m->count];
   if (!p) __builtin_unreachable();  // (magazines hold objects: the caller's null test goes)
   uintptr_t& mark = free_mark_word(p);
 #ifndef KHEAP_NO_FREE_CHECKS
-  bool changed;  // (the compiler would load, xor, store and compare: 4 instructions for 1)
-  asm("xor %[m], %[w]" : [w] "+m"(mark), "=@ccnz"(changed) : [m] "r"(g_hot.free_mark));
-  if (__builtin_expect(changed, 0)) {  // written after its free
-    mark ^= g_hot.free_mark;
+  bool changed;  // (the compiler would load, xor, store and compare: 4 instructions for 1;
+                 // "a": p is loaded straight into the return register)
+  asm("xor %[m], %[w]" : [w] "+m"(mark), "=@ccnz"(changed) : [m] "r"(g_hot.free_mark), "a"(p));
+  if (__builtin_expect(changed, 0)) {  // empty, or written after its free
+    asm("xor %[m], %[w]" : [w] "+m"(mark) : [m] "r"(g_hot.free_mark));
     return nullptr;
   }
 #else
+  if (__builtin_expect(m->count == 0, 0)) return nullptr;
   mark = 0;
 #endif
-  m->count = n - 1;
+  count_down(m->count);
   return p;
 }
 
@@ -48,7 +64,7 @@ inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_ma
 // otherwise (the rest of the slow path then refills from the slabs, creates
 // the thread's cache, or reports an overwritten free mark); always nullptr in
 // debug mode. In a LIFO loop this is the only slow path taken, once per
-// capacity/2 pairs, so it is kept short.
+// capacity pairs, so it is kept short.
 void* magazine_reload_pop(size_t size);
 
 // kfree's inline path: an exact object start in a kmalloc slab, not
@@ -56,12 +72,11 @@ void* magazine_reload_pop(size_t size);
 // thread_cache.h), pushed onto the thread's freed magazine if it has room.
 // False for anything else — a bad pointer, a large block, an object of
 // another cache, a full magazine, a caller's word that happens to equal the
-// mark, any pointer while debug mode or route_to_slow_paths has set the
-// limits to 0: the caller then takes kfree's checked path, which looks at
+// mark, any pointer while debug mode or route_to_slow_paths has set
+// top_offset to 0: the caller then takes kfree's checked path, which looks at
 // everything exactly, under the lock, and reports. It reads the page's
-// PageInfo, two g_hot tables, the object and the magazine — not the slab
-// header nor the cache (one dependent load fewer: ~5% on two threads'
-// private churn).
+// PageInfo, the object and the magazine — not the slab header, the cache or
+// any table indexed by class (each would be one more dependent load).
 inline bool kfree_fast(const void* ptr) {
   void* p = const_cast<void*>(ptr);
   // In the page heap (one unsigned compare: nullptr and everything below
@@ -69,29 +84,22 @@ inline bool kfree_fast(const void* ptr) {
   uintptr_t offset = reinterpret_cast<uintptr_t>(p) - g_hot.data_start;
   if (__builtin_expect(offset >= g_hot.top_offset, 0)) return false;
   auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.data_info + (offset >> kPageShift) * sizeof(vm::PageInfo));
-  // A kmalloc slab's page says (its index in the slab << 12) | (size class +
-  // 1) (cache.cpp's slab_create); every other page 0, whose limit is 0.
-  uintptr_t word = e->owner_word;
-  uintptr_t cls1 = word & 0xFF;  // (< 256: one zero-extending byte move, not a move and a mask)
-  static_assert(kNumClasses + 1 < 256);
-  uintptr_t in_slab = (word ^ cls1) + (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1));  // p - the slab's object 0
+  // A kmalloc slab's pages carry its object check (cache.cpp's slab_create):
+  // the object index of p is rotr32(p * word1 - word0), below word2 exactly
+  // at an object's start; every other page has word2 == 0.
 #ifndef KHEAP_NO_FREE_CHECKS
-  // The fixed-rotate object index (cache_internal.h) below the limit, and no mark.
-  if (__builtin_expect(rotr(in_slab * g_hot.kfree_inv[cls1], kFastRotate) >= g_hot.kfree_limit[cls1] ||
-                           free_mark_word(p) == g_hot.free_mark, 0))
-    return false;
+  uint32_t index = rotr32(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p)) * e->owner_word1 - e->owner_word0, kFastRotate);
+  if (__builtin_expect(index >= e->owner_word2 || free_mark_word(p) == g_hot.free_mark, 0)) return false;
 #else
-  (void)in_slab;
-  if (__builtin_expect(g_hot.kfree_limit[cls1] == 0, 0)) return false;  // measurement-only build: no boundary or double-free check
+  if (__builtin_expect(e->owner_word2 == 0, 0)) return false;  // measurement-only build: no boundary or double-free check
 #endif
-  // (cls1 >= 1 here: the freed magazine of class cls1 - 1)
-  auto* m = reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + offsetof(ThreadCache, freed) +
-                                        (cls1 - 1) * sizeof(Magazine));
+  // The run's tag: the offset of its class's freed magazine in a ThreadCache.
+  auto* m = reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + e->tag);
   uintptr_t n = m->count;
   if (__builtin_expect(n >= m->capacity, 0)) return false;
   free_mark_word(p) = g_hot.free_mark;
-  m->slots[n] = p;
-  m->count = n + 1;
+  m->stack[n + 1] = p;
+  count_up(m->count);
   return true;
 }
 

@@ -54,7 +54,7 @@ namespace {
 }  // namespace
 
 constexpr SlabHot::SlabHot()
-    : top_offset(0), data_start(0), data_info(0), class_cache{}, free_mark(0), size_class{}, fast_magazine{}, kfree_inv{}, kfree_limit{},
+    : top_offset(0), data_start(0), data_info(0), class_cache{}, free_mark(0), size_class{}, fast_magazine{},
       kmalloc_caches{} {
   for (size_t i = 0; i < kNumClasses; ++i) class_cache[i] = &kmalloc_caches[i];
   size_t c = 0;
@@ -72,17 +72,16 @@ namespace {
 bool g_routed_for_debug;   // route_to_debug
 bool g_routed_on_request;  // route_to_slow_paths
 
-// Point the inline paths at the slow paths (the always-empty magazine;
-// kfree_limit 0) while debug mode or route_to_slow_paths wants them there.
+// Point the inline paths at the slow paths while debug mode or
+// route_to_slow_paths wants them there: kmalloc's at the always-empty
+// magazine, kfree's at an empty page-heap range (its copy of top_offset 0).
 void apply_routing() {
   bool on = g_routed_for_debug || g_routed_on_request;
   for (size_t size = 0; size <= kSmallMax; ++size)
     g_hot.fast_magazine[size] = alloc_magazine_offset(on ? kNumClasses : g_hot.size_class[size]);
-  for (size_t i = 0; i < kNumClasses; ++i) {
-    const KmemCache& c = g_hot.kmalloc_caches[i];
-    g_hot.kfree_inv[i + 1] = c.fast_inv;
-    g_hot.kfree_limit[i + 1] = on ? 0 : c.objects_per_slab;
-  }
+  vm::PageHeap* ph = g_slab.page_heap;
+  if (ph) ph->publish_top_offset(on ? nullptr : &g_hot.top_offset);
+  if (on || !ph) g_hot.top_offset = 0;
 }
 
 }  // namespace
@@ -267,7 +266,7 @@ __attribute__((noinline)) void kfree_slow(void* p, const void* site) {
     if (c->tc_class < kNumClasses && thread_cache_make_room(c->tc_class)) {
       Magazine& m = t_thread_cache->freed[c->tc_class];
       free_mark_word(p) = g_hot.free_mark;
-      m.slots[m.count++] = p;
+      m.slots()[m.count++] = p;
       return;
     }
     return slab_free_object(c, s, object_index(c, s, p));  // (sets the free mark of a kmalloc object)

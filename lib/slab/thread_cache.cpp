@@ -53,7 +53,7 @@ void drain(Magazine& m, size_t n) {
   SlabPage* s = nullptr;
   uintptr_t first = 0, span = 0;  // s's objects: [first, first + span)
   for (size_t j = 0; j < n; ++j) {
-    void* p = m.slots[j];
+    void* p = m.slots()[j];
     if (reinterpret_cast<uintptr_t>(p) - first >= span) {  // (objects freed together often share a slab)
       s = slab_page_of(p);
       KHEAP_ASSERT(s && s->magic == kSlabMagic);
@@ -63,13 +63,13 @@ void drain(Magazine& m, size_t n) {
     slab_release_object(s->cache, s, object_index(s->cache, s, p));  // (it carries the free mark)
   }
   m.count -= n;
-  memmove(m.slots, m.slots + n, m.count * sizeof(void*));
+  memmove(m.slots(), m.slots() + n, m.count * sizeof(void*));
 }
 
 // Move every object of `from` into the empty magazine `to`.
 void move_all(Magazine& from, Magazine& to) {
   KHEAP_ASSERT(to.count == 0 && from.count <= to.capacity);
-  memcpy(to.slots, from.slots, from.count * sizeof(void*));
+  memcpy(to.slots(), from.slots(), from.count * sizeof(void*));
   to.count = from.count;
   from.count = 0;
 }
@@ -101,7 +101,7 @@ void release_at_exit(void* arg) {
 // Drop (report) overwritten objects from the top of `m`; true if an intact one is on top.
 bool intact_top(Magazine& m) {
   while (m.count) {
-    void* p = m.slots[m.count - 1];
+    void* p = m.slots()[m.count - 1];
     if (free_mark_word(p) == g_hot.free_mark) return true;
     --m.count;
     report_free_mark_overwritten(p, "kmalloc");
@@ -129,14 +129,17 @@ void report_free_mark_overwritten(void* p, const char* where) {
 }
 
 void* magazine_reload_pop(size_t size) {
-  size_t cls = g_hot.size_class[size];
-  uintptr_t offset = alloc_magazine_offset(cls);
-  if (g_hot.fast_magazine[size] != offset) return nullptr;  // routed to the slow paths (debug mode, route_to_slow_paths)
+  uintptr_t offset = g_hot.fast_magazine[size];
+  if (offset == alloc_magazine_offset(kNumClasses)) return nullptr;  // routed to the slow paths (debug mode, route_to_slow_paths)
   ThreadCache* tc = t_thread_cache;  // (the placeholders' magazines are empty: nothing moves)
+  size_t cls = (offset - alloc_magazine_offset(0)) / sizeof(Magazine);
   Magazine& a = tc->alloc[cls];
   Magazine& f = tc->freed[cls];
-  if (a.count != 0 || f.count == 0) return nullptr;
-  move_all(f, a);
+  uintptr_t n = f.count;
+  if (a.count != 0 || n == 0) return nullptr;
+  memcpy(a.slots(), f.slots(), n * sizeof(void*));  // (move_all, without its checks: n <= f.capacity == a.capacity)
+  a.count = n;
+  f.count = 0;
   return magazine_pop(offset);
 }
 
@@ -154,7 +157,7 @@ bool thread_cache_refill(size_t cls) {
   if (!(tc = own_cache_locked())) return false;
   Magazine& m = tc->alloc[cls];
   if (intact_top(m)) return true;
-  // Half the magazine's capacity, straight from the cpu slab's current group
+  // A full magazine, straight from the cpu slab's current group
   // of free objects (cache_alloc_locked's bits, used up in a register here);
   // cache_alloc_slow moves on to the next group or slab when it runs out.
   // Objects free in a slab carry the free mark (drained from a magazine or
@@ -162,7 +165,7 @@ bool thread_cache_refill(size_t cls) {
   // left out (allocated as far as its slab knows, never handed out).
   KmemCache* c = g_hot.class_cache[cls];
   const uintptr_t mark = g_hot.free_mark;
-  const uintptr_t want = m.capacity / 2;
+  const uintptr_t want = m.capacity;  // (thread_cache.h: why full)
   uintptr_t n = m.count;
   while (n < want) {
     void* bad = nullptr;
@@ -176,14 +179,14 @@ bool thread_cache_refill(size_t cls) {
           bad = p;
           break;
         }
-        m.slots[n++] = p;
+        m.slots()[n++] = p;
       } while (bits && n < want);
       c->cur_bits = bits;
     } else {
       void* p = cache_alloc_slow(c);  // the next group (or slab), and one object of it
       if (!p) break;
       if (free_mark_word(p) == mark)
-        m.slots[n++] = p;
+        m.slots()[n++] = p;
       else
         bad = p;
     }
@@ -219,7 +222,7 @@ const ThreadCache* thread_cache_holding(const void* object) {
       // its slots as they are (this is a check, not bookkeeping).
       uintptr_t n = __atomic_load_n(&m->count, __ATOMIC_RELAXED);
       for (uintptr_t j = 0; j < n && j < kMagazineMax; ++j)
-        if (__atomic_load_n(&m->slots[j], __ATOMIC_RELAXED) == object) return tc;
+        if (__atomic_load_n(&m->slots()[j], __ATOMIC_RELAXED) == object) return tc;
     }
   }
   return nullptr;
@@ -247,21 +250,31 @@ bool thread_cache_check() {
                  tc->magic);
       return false;
     }
+    if (tc->empty_word != kEmptyWord) {
+      report_bug(BugClass::FreeListCorruption, "thread cache %p: empty word %#zx, expected %#zx\n",
+                 static_cast<const void*>(tc), static_cast<size_t>(tc->empty_word), static_cast<size_t>(kEmptyWord));
+      return false;
+    }
     for (size_t k = 0; k < 2 * kNumClasses; ++k) {
       size_t cls = k % kNumClasses;
       const Magazine& m = k < kNumClasses ? tc->alloc[cls] : tc->freed[cls];
       const KmemCache* c = g_hot.class_cache[cls];
+      if (m.stack[0] != &tc->empty_word) {
+        report_bug(BugClass::FreeListCorruption, "thread cache %p: magazine %s: bottom %p, expected %p\n",
+                   static_cast<const void*>(tc), c->name, m.stack[0], static_cast<const void*>(&tc->empty_word));
+        return false;
+      }
       if (m.count > m.capacity || m.capacity > kMagazineMax) {
         report_bug(BugClass::FreeListCorruption, "thread cache %p: magazine %s holds %zu of %zu\n",
                    static_cast<const void*>(tc), c->name, m.count, m.capacity);
         return false;
       }
       for (uintptr_t j = 0; j < m.count; ++j) {
-        void* p = m.slots[j];
+        void* p = m.slots()[j];
         const SlabPage* s = slab_page_of(p);
         bool ok = s && s->magic == kSlabMagic && s->cache == c && object_index(c, s, p) < c->objects_per_slab &&
                   !index_is_free(c, s, object_index(c, s, p));
-        for (uintptr_t k = 0; ok && k < j; ++k) ok = m.slots[k] != p;
+        for (uintptr_t k = 0; ok && k < j; ++k) ok = m.slots()[k] != p;
         if (ok && free_mark_word(p) != g_hot.free_mark) {
           report_free_mark_overwritten(p, "thread cache check");
           return false;

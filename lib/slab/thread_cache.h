@@ -11,10 +11,12 @@
 //                kfree's slab lookup to learn which count it changed: mimalloc
 //                splits its free lists for the same reason.) An empty alloc
 //                magazine takes the freed one's objects if it has any, else is
-//                refilled by half its capacity from the shared slabs under the
-//                slab lock; a full freed magazine moves into an empty alloc
-//                magazine, else half of it is drained to the slabs under the
-//                lock. So the lock is taken about once per capacity/2 calls.
+//                filled from the shared slabs under the slab lock (filled
+//                full: a LIFO loop then moves its frees back once per
+//                capacity pairs, not capacity/2); a full freed magazine moves
+//                into an empty alloc magazine, else half of it is drained to
+//                the slabs under the lock. So the lock is taken about once per
+//                capacity/2 calls at most.
 //   thread cache two magazines per class, per thread. Created on a thread's
 //                first kmalloc that misses, released (magazines drained) when
 //                the thread exits (kheap_platform_at_thread_exit). The kernel
@@ -57,31 +59,49 @@
 namespace kheap::slab {
 
 // Slots per magazine: a Magazine is 64 words (512 bytes on x86-64).
-inline constexpr uintptr_t kMagazineMax = 64 - 2;
+inline constexpr uintptr_t kMagazineMax = 64 - 3;
 inline constexpr size_t kMagazineBytes = 16 * 1024;  // capacity * size is kept <= this (at least 8 slots)
 inline constexpr uint32_t kThreadCacheMagic = 0x7CAC4E01;
+// What a ThreadCache's empty_word holds: even, so never the (odd) free mark.
+inline constexpr uintptr_t kEmptyWord = 2;
 
-// count and capacity are words so that the inline paths index slots[] with
-// them directly (no zero extension on x86-64).
+// count and capacity are words so that the inline paths index the stack
+// with them directly (no zero extension on x86-64).
 struct Magazine {
   uintptr_t count;
-  uintptr_t capacity;  // 0 in the placeholder caches: every push and pop misses
-  void* slots[kMagazineMax];
+  uintptr_t capacity;  // 0 in the placeholder caches: every push misses
+  // stack[1..count] are the objects, stack[count] the top. stack[0], the
+  // bottom, points at the thread cache's empty_word, which never holds the
+  // free mark: so kmalloc's inline pop needs no "is it empty" test — an
+  // empty magazine's top looks like an object written after its free, and
+  // the slow path tells the two apart by count.
+  void* stack[1 + kMagazineMax];
+  void** slots() { return stack + 1; }  // the objects, from the bottom
+  void* const* slots() const { return stack + 1; }
 };
 
 static_assert(sizeof(Magazine) == 64 * sizeof(void*));
 
 struct ThreadCache {
+  constexpr ThreadCache() {
+    for (Magazine& m : alloc) m.stack[0] = &empty_word;
+    for (Magazine& m : freed) m.stack[0] = &empty_word;
+  }
   // kmalloc pops; the extra one is always empty: kmalloc's inline path is
   // pointed at it while debug mode routes every kmalloc to the slow path.
-  Magazine alloc[kNumClasses + 1];
+  Magazine alloc[kNumClasses + 1]{};
   // alloc[i] and freed[i] must not be a multiple of 4 KiB apart: the CPU
   // would take kfree's loads of freed[i].count for reloads of kmalloc's
   // store to alloc[i].count (4K aliasing) and stall lifo pairs by ~2x.
-  uint8_t spacing[2048];
-  Magazine freed[kNumClasses];  // kfree pushes
-  uint32_t magic;
-  ListNode link;  // g_thread_caches (thread_cache.cpp)
+  uint8_t spacing[2048]{};
+  Magazine freed[kNumClasses]{};  // kfree pushes
+  // kEmptyWord, except while an empty pop has xored the free mark into it
+  // (kmalloc's inline path xors it back straight away; the placeholders'
+  // word may see several threads at once, but it only ever holds kEmptyWord
+  // or kEmptyWord ^ mark, and neither xored with the mark gives 0).
+  uintptr_t empty_word = kEmptyWord;
+  uint32_t magic = 0;
+  ListNode link{};  // g_thread_caches (thread_cache.cpp)
 };
 
 using ThreadCacheList = List<ThreadCache, &ThreadCache::link>;
@@ -104,6 +124,12 @@ constexpr uint16_t alloc_magazine_offset(size_t cls) {
   return static_cast<uint16_t>(offsetof(ThreadCache, alloc) + cls * sizeof(Magazine));
 }
 static_assert(offsetof(ThreadCache, alloc) + kNumClasses * sizeof(Magazine) <= 0xFFFF);
+// Offset of the freed magazine of class `cls` in a ThreadCache: the tag of
+// the class's slab runs, which kfree's inline path reads.
+constexpr uint16_t freed_magazine_offset(size_t cls) {
+  return static_cast<uint16_t>(offsetof(ThreadCache, freed) + cls * sizeof(Magazine));
+}
+static_assert(offsetof(ThreadCache, freed) + kNumClasses * sizeof(Magazine) <= 0xFFFF);
 
 inline uintptr_t& free_mark_word(void* object) { return static_cast<uintptr_t*>(object)[0]; }
 

@@ -135,14 +135,14 @@ void PageHeap::shrink_top(size_t new_top_index) {
 void PageHeap::mark_run(size_t first, size_t count, RunOwner owner, void* owner_ptr, uint16_t tag) {
   for (size_t k = 0; k < count; ++k) {
     info_[first + k] = PageInfo{owner_ptr, static_cast<uint32_t>(first), k == 0 ? static_cast<uint32_t>(count) : 0u,
-                                k == 0 ? PageKind::RunHead : PageKind::RunTail, owner, tag, 0, 0, 0};
+                                k == 0 ? PageKind::RunHead : PageKind::RunTail, owner, tag, {0}, {0}, 0};
   }
 }
 
 void PageHeap::extend_run(size_t head, size_t from, size_t count) {
   const PageInfo& h = info_[head];
   for (size_t k = 0; k < count; ++k)
-    info_[from + k] = PageInfo{h.owner_ptr, static_cast<uint32_t>(head), 0, PageKind::RunTail, h.owner, h.tag, 0, 0, 0};
+    info_[from + k] = PageInfo{h.owner_ptr, static_cast<uint32_t>(head), 0, PageKind::RunTail, h.owner, h.tag, {0}, {0}, 0};
   info_[head].pages += static_cast<uint32_t>(count);
 }
 
@@ -156,9 +156,9 @@ void PageHeap::set_free_tags(size_t head, size_t count) {
   h.kind = PageKind::FreeHead;
   h.owner = RunOwner::None;
   h.tag = 0;
-  h.owner_word = 0;
+  h.owner_word2 = 0;  // (free_prev/free_next, where words 0 and 1 were, are set by the caller)
   if (count > 1)
-    info_[head + count - 1] = PageInfo{nullptr, static_cast<uint32_t>(head), 0, PageKind::Unused, RunOwner::None, 0, 0, 0, 0};
+    info_[head + count - 1] = PageInfo{nullptr, static_cast<uint32_t>(head), 0, PageKind::Unused, RunOwner::None, 0, {0}, {0}, 0};
 }
 
 /* --- The free list (address order) ------------------------------------------- */
@@ -472,16 +472,18 @@ void PageHeap::set_owner(void* run_start, RunOwner owner, void* owner_ptr, uint1
     info_[head + k].owner = owner;
     info_[head + k].owner_ptr = owner_ptr;
     info_[head + k].tag = tag;
-    info_[head + k].owner_word = 0;
+    info_[head + k].owner_word0 = info_[head + k].owner_word1 = info_[head + k].owner_word2 = 0;
   }
 }
 
-void PageHeap::set_owner_words(void* run_start, uint32_t base) {
+void PageHeap::set_owner_words(void* run_start, uint32_t word0, uint32_t word1, uint32_t word2) {
   if (!validate_run_start("set_owner_words", run_start)) return;
-  KHEAP_ASSERT(base < kPageSize);
   size_t head = index_of(reinterpret_cast<VirtAddr>(run_start));
-  for (size_t k = 0, n = info_[head].pages; k < n; ++k)
-    info_[head + k].owner_word = base + static_cast<uint32_t>(k << kPageShift);
+  for (size_t k = 0, n = info_[head].pages; k < n; ++k) {
+    info_[head + k].owner_word0 = word0;
+    info_[head + k].owner_word1 = word1;
+    info_[head + k].owner_word2 = word2;
+  }
 }
 
 PageHeapStats PageHeap::stats() const {
@@ -550,7 +552,7 @@ bool PageHeap::check() const {
         const PageInfo& q = info_[i + k];
         PageKind want = k == 0 ? PageKind::RunHead : PageKind::RunTail;
         if (q.kind != want || q.head != i || q.owner != e.owner || q.owner_ptr != e.owner_ptr || q.tag != e.tag ||
-            (e.owner_word && q.owner_word != e.owner_word + (k << kPageShift)))
+            q.owner_word0 != e.owner_word0 || q.owner_word1 != e.owner_word1 || q.owner_word2 != e.owner_word2)
           return fail_check("page %zu of the run at %p: kind %s head %u owner %s (expected %s, head %zu, owner %s)", k, at,
                             page_kind_name(q.kind), q.head, run_owner_name(q.owner), page_kind_name(want), i,
                             run_owner_name(e.owner));
@@ -565,7 +567,7 @@ bool PageHeap::check() const {
       if (e.head != i) return fail_check("free range at %p: head field %u", at, e.head);
       if (i != expect) return fail_check("free range at %p is not the next on the free list (expected page %u)", at, expect);
       if (e.free_prev != prev_range) return fail_check("free range at %p: prev link %u, expected %u", at, e.free_prev, prev_range);
-      if (e.owner_ptr || e.owner != RunOwner::None || e.tag) return fail_check("free range at %p has an owner", at);
+      if (e.owner_ptr || e.owner != RunOwner::None || e.tag || e.owner_word2) return fail_check("free range at %p has an owner", at);
       if (n > 1) {
         const PageInfo& last = info_[i + n - 1];
         if (last.kind != PageKind::Unused || last.head != i || last.pages || last.owner_ptr)

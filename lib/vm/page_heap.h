@@ -39,7 +39,7 @@
 // top <= align_up(break); no two free ranges are adjacent (they would have been
 // coalesced); no free range ends at top while top == the break (it would have
 // been trimmed); every page of an in-use run is mapped and its entry names its
-// head, owner, owner_ptr and tag (and owner words, if set, that count up by a page); free-range pages are unmapped; the free list
+// head, owner, owner_ptr, tag and owner words (the same on every page); free-range pages are unmapped; the free list
 // holds exactly the free ranges, in address order; the metadata pages covering
 // entries [reserved, top) are mapped, plus at most one more, and no others; the
 // entries of metadata pages that lie on mapped pages are Metadata; entries past top are all zero; the counters agree.
@@ -83,13 +83,17 @@ struct alignas(32) PageInfo {  // (32 bytes on i386 too: alignas pads its 28)
   PageKind kind;
   RunOwner owner;      // for every page of a run
   uint16_t tag;        // for every page of a run: free for the owner to use (e.g. a size class index)
-  uint32_t free_prev;  // FreeHead only: previous / next free range in address order (page index or kNoPage)
-  uint32_t free_next;
-  // For every page of a run whose owner set them (set_owner_words): the
-  // owner's base value + (the page's index in the run << kPageShift); 0
-  // otherwise (a new, freed or re-owned run). The slab layer's kfree reads a
-  // kmalloc object's size class and its place in the slab from it.
-  uint32_t owner_word;
+  // FreeHead: the previous / next free range in address order (page index or
+  // kNoPage). Pages of a run: instead, the first two of three words the
+  // run's owner may keep in every page of the run (set_owner_words; 0 until
+  // then, and again once the run is freed or re-owned).
+  union { uint32_t free_prev; uint32_t owner_word0; };
+  union { uint32_t free_next; uint32_t owner_word1; };
+  // The owner's third word: 0 on every page that is not part of a run whose
+  // owner set it (free ranges included), so an owner that must recognise its
+  // own pages from a bare lookup keeps it nonzero and tests it. The slab
+  // layer's kfree keeps a kmalloc slab's object check in the three words.
+  uint32_t owner_word2;
 };
 static_assert(sizeof(PageInfo) == 32, "one shift indexes the array, on i386 and x86-64");
 
@@ -142,9 +146,10 @@ class PageHeap {
   bool run_of(const void* addr, RunInfo* out) const;
   // Re-own a run (every page's entry). Reports BadArgument if run_start is not a run start.
   void set_owner(void* run_start, RunOwner owner, void* owner_ptr, uint16_t tag);  // (owner words back to 0)
-  // Page k of the run at run_start gets owner_word = base + (k << kPageShift),
-  // base < kPageSize, until the run is freed or re-owned.
-  void set_owner_words(void* run_start, uint32_t base);
+  // Every page of the run at run_start gets these owner words (PageInfo),
+  // until the run is freed or re-owned. Reports BadArgument if run_start is
+  // not a run start.
+  void set_owner_words(void* run_start, uint32_t word0, uint32_t word1, uint32_t word2);
 
   bool check() const;
   PageHeapStats stats() const;

@@ -332,8 +332,9 @@ def magazine(tc, which, cls):
     """(count, capacity, slots bottom..top) of magazine `which` ("alloc"/"freed") of class cls."""
     m = tc.dereference()[which][cls]
     count, cap = u(m["count"]), u(m["capacity"])
-    slots_max = m["slots"].type.range()[1] + 1
-    return count, cap, read_pointers(u(m["slots"].address), min(count, slots_max))
+    # stack[0] is the bottom sentinel (it points at the thread cache's empty_word); objects are stack[1..count]
+    slots_max = m["stack"].type.range()[1]
+    return count, cap, read_pointers(u(m["stack"][1].address), min(count, slots_max))
 
 
 def placeholder_name(addr):
@@ -828,9 +829,9 @@ class MagazinePrinter(_Printer):
         return "Magazine{%d of %d}" % (u(v["count"]), u(v["capacity"]))
 
     def children(self):
-        n = min(u(self.val["count"]), self.val["slots"].type.range()[1] + 1)
-        for i in range(n):
-            yield "slots[%d]" % i, self.val["slots"][i]
+        n = min(u(self.val["count"]), self.val["stack"].type.range()[1])
+        for i in range(1, n + 1):  # (stack[0] is the bottom sentinel, not an object)
+            yield "stack[%d]" % i, self.val["stack"][i]
 
 
 class ThreadCachePrinter(_Printer):

@@ -5,7 +5,7 @@
 set trace-commands on
 #
 # 1. The first kmalloc(64): the CPU has no thread cache yet; the miss creates one and refills
-#    its alloc magazine with half its capacity from the cpu slab.
+#    its alloc magazine (all 61 slots) from the cpu slab.
 break kheap::kmalloc if size == 64
 continue
 kheap tcache
