@@ -292,14 +292,14 @@ __attribute__((noinline)) void free_slow(void* p, const void* site) {
 
 // The thread cache's pop and push, inline (fast_path.h); anything else in
 // the _slow functions above.
-KHEAP_EXPORT void* malloc(size_t n) noexcept {
+KHEAP_EXPORT KHEAP_FAST_ENTRY void* malloc(size_t n) noexcept {
   if (__builtin_expect(n <= slab::kSmallMax, 1)) {  // (in debug mode the pop always misses: route_to_debug)
     if (void* p = slab::kmalloc_small_fast(n)) return p;  // (KHEAP_STATS: never; it is counted in malloc_slow)
   }
   return malloc_slow(n, __builtin_return_address(0));
 }
 
-KHEAP_EXPORT void free(void* p) noexcept {
+KHEAP_EXPORT KHEAP_FAST_ENTRY void free(void* p) noexcept {
   if (__builtin_expect(slab::kfree_fast(p), 1)) return;  // (KHEAP_STATS: never; it is counted in free_slow)
   free_slow(p, __builtin_return_address(0));
 }

@@ -11,6 +11,14 @@
 #include "slab/cache_internal.h"
 #include "slab/thread_cache.h"
 
+// The functions built on the inline paths (kmalloc, kfree, and the drop-in
+// malloc's malloc and free) start on a cache line: a ~100-byte kfree that
+// happens to start 48 bytes into one spans three lines and four 32-byte
+// decode windows, and in a LIFO malloc/free loop that alone cost 12% (kheap
+// 6.1 ns per pair with its free at ...070, 5.4 ns aligned; the build without
+// free checks 5.2 ns either way, 16 rounds).
+#define KHEAP_FAST_ENTRY __attribute__((aligned(64)))
+
 namespace kheap::slab {
 
 // A magazine's count - 1 / + 1 as one read-modify-write instruction (the

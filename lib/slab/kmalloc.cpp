@@ -308,14 +308,14 @@ using namespace slab;
 
 /* --- The fast paths ------------------------------------------------------------- */
 
-void* kmalloc(size_t size) {
+KHEAP_FAST_ENTRY void* kmalloc(size_t size) {
   if (__builtin_expect(size <= kSmallMax, 1)) {
     if (void* p = kmalloc_small_fast(size)) return p;
   }
   return kmalloc_slow(size, __builtin_return_address(0));
 }
 
-void kfree(const void* p) {
+KHEAP_FAST_ENTRY void kfree(const void* p) {
   if (__builtin_expect(!kfree_fast(p), 0)) kfree_slow(const_cast<void*>(p), __builtin_return_address(0));
 }
 
