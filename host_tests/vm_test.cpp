@@ -467,6 +467,24 @@ TEST_F(HeapTest, OwnerWordsAreTheSameOnEveryPageAndGoWithTheRun) {
   EXPECT_TRUE(h.check());
 }
 
+// A run that grows in place keeps its owner words on its new pages (check()
+// holds every page to the head's).
+TEST_F(HeapTest, OwnerWordsReachThePagesARunGrowsBy) {
+  void* a = h.alloc_run(2, RunOwner::Slab, nullptr, 7);
+  ASSERT_NE(a, nullptr);
+  h.set_owner_words(a, 11, 22, 33);
+  ASSERT_TRUE(h.resize_run_in_place(a, 5));  // (at the top: the break grows)
+  for (size_t k = 0; k < 5; ++k) {
+    const PageInfo* e = h.lookup(static_cast<char*>(a) + k * kPageSize);
+    EXPECT_EQ(e->owner_word0, 11u) << k;
+    EXPECT_EQ(e->owner_word1, 22u) << k;
+    EXPECT_EQ(e->owner_word2, 33u) << k;
+  }
+  EXPECT_TRUE(h.check());
+  EXPECT_TRUE(h.free_run(a));
+  EXPECT_TRUE(h.check());
+}
+
 TEST_F(HeapTest, FreeingTheTopTrimsTheBreakAndReturnsEveryFrame) {
   void* a = h.alloc_run(5, RunOwner::Test, nullptr);
   void* c = h.alloc_run(2, RunOwner::Test, nullptr);

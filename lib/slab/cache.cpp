@@ -925,7 +925,8 @@ bool slab_init(vm::PageHeap* page_heap) {
   detach_page_heap();
   if (!page_heap || !page_heap->page_info_array()) return false;
   g_slab.page_heap = page_heap;
-  page_heap->publish_top_offset(&slab::g_hot.top_offset);
+  // (kfree's inline path gets the page heap's top from kmalloc_init_caches,
+  // unless debug mode routes it to the slow path)
   slab::g_hot.data_start = page_heap->data_start();
   slab::g_hot.data_info = reinterpret_cast<uintptr_t>(page_heap->data_info());
   if (!cache_init(&g_slab.slab_meta, "kmem_slab", sizeof(SlabPage), alignof(SlabPage), 0, nullptr, &g_slab, false) ||

@@ -49,8 +49,8 @@
 // exact object starts give i < objects_per_slab <= kMaxObjectsPerSlab,
 // anything else a value >= 2^19. It needs neither the slab header nor the
 // cache: a kmalloc slab's pages carry the test in their PageInfo owner words
-// (kfree_check_words; every other page has owner_word2 == 0, so nothing
-// passes), and the tag of its run says which magazine takes the object.
+// (set in cache.cpp's slab_create; every other page has owner_word2 == 0, so
+// nothing passes), and the tag of its run says which magazine takes the object.
 //
 // Locking: see SlabGlobals below; the per-thread caches in front of the
 // kmalloc caches are in thread_cache.h.

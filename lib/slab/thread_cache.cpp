@@ -250,9 +250,17 @@ bool thread_cache_check() {
                  tc->magic);
       return false;
     }
-    if (tc->empty_word != kEmptyWord) {
+    // (another thread may be between its pop's two xors: then the mark is in it)
+    uintptr_t empty = __atomic_load_n(&tc->empty_word, __ATOMIC_RELAXED);
+    if (empty != kEmptyWord && empty != (kEmptyWord ^ g_hot.free_mark)) {
       report_bug(BugClass::FreeListCorruption, "thread cache %p: empty word %#zx, expected %#zx\n",
-                 static_cast<const void*>(tc), static_cast<size_t>(tc->empty_word), static_cast<size_t>(kEmptyWord));
+                 static_cast<const void*>(tc), static_cast<size_t>(empty), static_cast<size_t>(kEmptyWord));
+      return false;
+    }
+    if (tc->alloc[kNumClasses].stack[0] != &tc->empty_word || tc->alloc[kNumClasses].count != 0) {
+      report_bug(BugClass::FreeListCorruption, "thread cache %p: the always-empty magazine holds %zu (bottom %p)\n",
+                 static_cast<const void*>(tc), static_cast<size_t>(tc->alloc[kNumClasses].count),
+                 tc->alloc[kNumClasses].stack[0]);
       return false;
     }
     for (size_t k = 0; k < 2 * kNumClasses; ++k) {
@@ -298,9 +306,22 @@ bool kheap::thread_caches_check() { return slab::thread_cache_check(); }
 
 namespace kheap::slab {
 
+namespace {
+// The placeholders' empty words are shared by every thread without a cache:
+// a fork (or a slab_init) that caught a thread between its pop's two xors
+// would leave kEmptyWord ^ mark there — harmless until a new mark equal to
+// that ^ kEmptyWord came along, but set them right whenever nobody can be
+// popping.
+void reset_placeholder_empty_words() {
+  g_no_thread_cache.empty_word = kEmptyWord;
+  g_exited_thread_cache.empty_word = kEmptyWord;
+}
+}  // namespace
+
 void thread_cache_reset() {
   g_thread_caches.reset();
   t_thread_cache = &g_no_thread_cache;
+  reset_placeholder_empty_words();
 }
 
 void thread_cache_release_mine() {
@@ -323,6 +344,7 @@ void thread_cache_after_fork_child() {
     if (tc != t_thread_cache) release_locked(tc);
     tc = next;
   }
+  reset_placeholder_empty_words();
 }
 
 }  // namespace kheap::slab

@@ -142,7 +142,8 @@ void PageHeap::mark_run(size_t first, size_t count, RunOwner owner, void* owner_
 void PageHeap::extend_run(size_t head, size_t from, size_t count) {
   const PageInfo& h = info_[head];
   for (size_t k = 0; k < count; ++k)
-    info_[from + k] = PageInfo{h.owner_ptr, static_cast<uint32_t>(head), 0, PageKind::RunTail, h.owner, h.tag, {0}, {0}, 0};
+    info_[from + k] = PageInfo{h.owner_ptr, static_cast<uint32_t>(head), 0, PageKind::RunTail, h.owner, h.tag,
+                               {h.owner_word0}, {h.owner_word1}, h.owner_word2};  // (the owner's words go with the run)
   info_[head].pages += static_cast<uint32_t>(count);
 }
 
@@ -553,9 +554,11 @@ bool PageHeap::check() const {
         PageKind want = k == 0 ? PageKind::RunHead : PageKind::RunTail;
         if (q.kind != want || q.head != i || q.owner != e.owner || q.owner_ptr != e.owner_ptr || q.tag != e.tag ||
             q.owner_word0 != e.owner_word0 || q.owner_word1 != e.owner_word1 || q.owner_word2 != e.owner_word2)
-          return fail_check("page %zu of the run at %p: kind %s head %u owner %s (expected %s, head %zu, owner %s)", k, at,
-                            page_kind_name(q.kind), q.head, run_owner_name(q.owner), page_kind_name(want), i,
-                            run_owner_name(e.owner));
+          return fail_check("page %zu of the run at %p: kind %s head %u owner %s tag %u words %#x %#x %#x (expected %s, "
+                            "head %zu, owner %s, tag %u, words %#x %#x %#x)",
+                            k, at, page_kind_name(q.kind), q.head, run_owner_name(q.owner), q.tag, q.owner_word0,
+                            q.owner_word1, q.owner_word2, page_kind_name(want), i, run_owner_name(e.owner), e.tag,
+                            e.owner_word0, e.owner_word1, e.owner_word2);
         if (k > 0 && q.pages != 0) return fail_check("run tail page %zu of the run at %p has a length", k, at);
         if (m->translate(addr_of(i + k)) == 0) return fail_check("page %zu of the run at %p is not mapped", k, at);
       }

@@ -86,7 +86,10 @@ struct alignas(32) PageInfo {  // (32 bytes on i386 too: alignas pads its 28)
   // FreeHead: the previous / next free range in address order (page index or
   // kNoPage). Pages of a run: instead, the first two of three words the
   // run's owner may keep in every page of the run (set_owner_words; 0 until
-  // then, and again once the run is freed or re-owned).
+  // then, and again once the run is freed or re-owned; pages a run grows by
+  // get them too). A reader that looks at any page (kfree's inline path)
+  // may read words 0 and 1 of a FreeHead (its links; reading the other union
+  // member is defined by GCC and Clang) — harmless, as word 2 is 0 there.
   union { uint32_t free_prev; uint32_t owner_word0; };
   union { uint32_t free_next; uint32_t owner_word1; };
   // The owner's third word: 0 on every page that is not part of a run whose
