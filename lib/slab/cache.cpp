@@ -467,10 +467,15 @@ void slab_free_object(KmemCache* c, SlabPage* s, size_t index) {
 
 void slab_release_object(KmemCache* c, SlabPage* s, size_t index) {
   *free_word(c, s, index) |= uintptr_t{1} << (index % kWordBits);
+  slab_account_released(c, s, 1);
+}
+
+void slab_account_released(KmemCache* c, SlabPage* s, uint32_t n) {
   if (s == c->cpu_slab) return;  // frozen: inuse counts all its slots
-  KHEAP_ASSERT(s->inuse > 0 && s->state != SlabState::Cpu);
-  uint32_t was = s->inuse--;
-  if (was == c->objects_per_slab) {  // full (on no list) -> partial, or empty if a slab holds one object
+  KHEAP_ASSERT(s->inuse >= n && n > 0 && s->state != SlabState::Cpu);
+  uint32_t was = s->inuse;
+  s->inuse = was - n;
+  if (was == c->objects_per_slab) {  // full (on no list) -> partial, or empty if all of it came back
     --c->full_count;
     if (s->inuse) {
       s->state = SlabState::Partial;

@@ -321,6 +321,10 @@ void slab_free_object(KmemCache* c, SlabPage* s, size_t index);
 // magazine): the mark is left as it is, so a use-after-free write made while
 // the object sat in the magazine is still found when it is next handed out.
 void slab_release_object(KmemCache* c, SlabPage* s, size_t index);
+// The bookkeeping half of it, for `n` objects of `s` whose free bits the
+// caller has just set (drain does a slab's worth at a time): inuse and the
+// full/partial/empty lists. `s` may be given back to the page heap here.
+void slab_account_released(KmemCache* c, SlabPage* s, uint32_t n);
 // Is the object at `p` (an exact object start in `slab`) free? Exact.
 bool object_is_free(const KmemCache* c, const SlabPage* slab, const void* p);
 bool cache_is_live(const KmemCache* c);  // a registered cache with a good magic

@@ -47,21 +47,42 @@ ThreadCache* own_cache_locked() {
 }
 
 // Return `n` objects from the bottom of magazine `m` (the ones cached longest)
-// to their slabs.
+// to their slabs. Objects freed together often share a slab: a run of them
+// sets its free bits one by one and does the slab's bookkeeping once. The
+// free marks stay as they are (slab_release_object).
 void drain(Magazine& m, size_t n) {
   KHEAP_ASSERT(n <= m.count);
+  KmemCache* c = nullptr;
   SlabPage* s = nullptr;
+  uint32_t pending = 0;           // objects of s released but not yet accounted
   uintptr_t first = 0, span = 0;  // s's objects: [first, first + span)
+  // (s's and its cache's fields in locals: the bitmap stores below could
+  // alias them as far as the compiler knows)
+  uintptr_t inv = 0;
+  unsigned shift = 0;
+  size_t cpu_word = ~size_t{0};   // s's word whose bits are lent to the cache (cur_freed), if s is the cpu slab
   for (size_t j = 0; j < n; ++j) {
-    void* p = m.slots()[j];
-    if (reinterpret_cast<uintptr_t>(p) - first >= span) {  // (objects freed together often share a slab)
-      s = slab_page_of(p);
+    uintptr_t off = reinterpret_cast<uintptr_t>(m.slots()[j]) - first;
+    if (off >= span) {
+      if (pending) slab_account_released(c, s, pending);  // (s may be gone after this)
+      s = slab_page_of(m.slots()[j]);
       KHEAP_ASSERT(s && s->magic == kSlabMagic);
+      c = s->cache;
       first = reinterpret_cast<uintptr_t>(s->objects);
-      span = s->cache->objects_per_slab * s->cache->size;
+      span = c->objects_per_slab * c->size;
+      inv = c->inv;
+      shift = c->shift;
+      cpu_word = s == c->cpu_slab ? s->cur_word : ~size_t{0};
+      pending = 0;
+      off = reinterpret_cast<uintptr_t>(m.slots()[j]) - first;
     }
-    slab_release_object(s->cache, s, object_index(s->cache, s, p));  // (it carries the free mark)
+    size_t index = rotr(off * inv, shift);  // (object_index)
+    KHEAP_ASSERT_INTERNAL(index == object_index(c, s, m.slots()[j]) && !index_is_free(c, s, index));
+    size_t w = index / kWordBits;
+    *(w == cpu_word ? &c->cur_freed : &s->free_bits[w]) |= uintptr_t{1} << (index % kWordBits);
+    ++pending;
   }
+  if (pending) slab_account_released(c, s, pending);
   m.count -= n;
   memmove(m.slots(), m.slots() + n, m.count * sizeof(void*));
 }
