@@ -50,17 +50,24 @@ $(KHEAP_NOCHECKS_SO): $(PICN_OBJS)
 	@echo "  LD  [so]     $@"
 	@gcc -shared -flto=auto -O2 -o $@ $(PICN_OBJS) -Wl,--no-undefined -Wl,-z,now -Wl,--gc-sections -lc
 
-# The workload program (plain C++, linked with nothing of kheap: the allocator comes by LD_PRELOAD).
+# The workload program (plain C++, linked with nothing of kheap: the allocator comes by LD_PRELOAD),
+# and three copies whose measured loops sit 16, 32 and 48 bytes further into their cache line
+# (WORKLOAD_LAYOUT_SHIFT; tools/bench-malloc.sh rotates through all four).
 $(HOSTB)/malloc_workload: bench/workloads/workload.cpp
 	@mkdir -p $(dir $@)
 	@echo "  CXX          $@"
 	@$(CXX_HOST) -std=c++20 -O2 -g $(WARN) -pthread -o $@ $<
+$(HOSTB)/malloc_workload_shift%: bench/workloads/workload.cpp
+	@mkdir -p $(dir $@)
+	@echo "  CXX          $@"
+	@$(CXX_HOST) -std=c++20 -O2 -g $(WARN) -pthread -DWORKLOAD_LAYOUT_SHIFT=$* -o $@ $<
+WORKLOAD_LAYOUTS := $(HOSTB)/malloc_workload $(addprefix $(HOSTB)/malloc_workload_shift,16 32 48)
 
 .PHONY: malloc-lib check-malloc bench-malloc
 malloc-lib: $(KHEAP_SO)
 check-malloc: $(KHEAP_SO)
 	@bash tools/test-parts/malloc.sh
-bench-malloc: $(KHEAP_SO) $(KHEAP_NOCHECKS_SO) $(HOSTB)/malloc_workload
+bench-malloc: $(KHEAP_SO) $(KHEAP_NOCHECKS_SO) $(WORKLOAD_LAYOUTS)
 	@tools/bench-malloc.sh
 
 # `make test` runs every tools/test-parts/*.sh: the malloc part needs the library.

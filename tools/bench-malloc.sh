@@ -7,12 +7,20 @@
 # reported, as time per operation and peak RSS (getrusage ru_maxrss of the
 # run), in one table with ratios to mimalloc and glibc. Every run's checksum
 # must equal glibc's (the workloads are deterministic).
+# Code layout alone moves the shortest workloads by up to ~15%: the same
+# libkheap_nochecks.so ran lifo in 4.9 ns under one build of the workload
+# program and 5.5 ns under the same source built separately (its loop at
+# another offset in its cache line). So round r runs build/host/malloc_workload
+# built with its measured loops shifted by 16 * ((r - 1) % 4) bytes
+# (WORKLOAD_LAYOUT_SHIFT), every allocator under the same binary in that
+# round, and the medians are over layouts as well as over time.
 #   KHEAP_BENCH_ROUNDS (default 5), KHEAP_BENCH_SCALE (default 4: the full sizes),
 #   KHEAP_BENCH_WORKLOADS (default: all six). Raw lines: build/bench/malloc-workloads.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh bench malloc
-make --no-print-directory build/host/libkheap.so build/host/libkheap_nochecks.so build/host/malloc_workload >/dev/null || exit 1
+layouts=(build/host/malloc_workload build/host/malloc_workload_shift16 build/host/malloc_workload_shift32 build/host/malloc_workload_shift48)
+make --no-print-directory build/host/libkheap.so build/host/libkheap_nochecks.so "${layouts[@]}" >/dev/null || exit 1
 
 rounds=${KHEAP_BENCH_ROUNDS:-5}
 scale=${KHEAP_BENCH_SCALE:-4}
@@ -39,9 +47,10 @@ raw=build/bench/malloc-workloads.txt
 echo "malloc workloads: ${#allocs[@]} allocators x ${#workloads[@]} workloads x $rounds rounds (scale $scale);" \
   "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= rounds; r++)); do
+  prog=${layouts[$(((r - 1) % ${#layouts[@]}))]}
   for w in "${workloads[@]}"; do
     for a in "${allocs[@]}"; do
-      line=$(LD_PRELOAD=${so[$a]} build/host/malloc_workload "$w" "$scale") || { echo "bench-malloc: $a $w failed"; continue; }
+      line=$(LD_PRELOAD=${so[$a]} "$prog" "$w" "$scale") || { echo "bench-malloc: $a $w failed"; continue; }
       echo "$a $line" >>"$raw"
     done
   done
