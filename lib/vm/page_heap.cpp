@@ -473,13 +473,16 @@ void PageHeap::set_owner(void* run_start, RunOwner owner, void* owner_ptr, uint1
     info_[head + k].owner = owner;
     info_[head + k].owner_ptr = owner_ptr;
     info_[head + k].tag = tag;
-    info_[head + k].owner_word0 = info_[head + k].owner_word1 = info_[head + k].owner_word2 = 0;
   }
+  write_owner_words(head, 0, 0, 0);  // (a new owner's words are its own to set)
 }
 
 void PageHeap::set_owner_words(void* run_start, uint32_t word0, uint32_t word1, uint32_t word2) {
   if (!validate_run_start("set_owner_words", run_start)) return;
-  size_t head = index_of(reinterpret_cast<VirtAddr>(run_start));
+  write_owner_words(index_of(reinterpret_cast<VirtAddr>(run_start)), word0, word1, word2);
+}
+
+void PageHeap::write_owner_words(size_t head, uint32_t word0, uint32_t word1, uint32_t word2) {
   for (size_t k = 0, n = info_[head].pages; k < n; ++k) {
     info_[head + k].owner_word0 = word0;
     info_[head + k].owner_word1 = word1;

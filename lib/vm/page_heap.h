@@ -215,6 +215,7 @@ class PageHeap {
   // Is `start` the first page of an in-use run? If not, report (as a bad free
   // when op is "free_run", else as a bad argument) and return false.
   bool validate_run_start(const char* op, const void* start) const;
+  void write_owner_words(size_t head, uint32_t word0, uint32_t word1, uint32_t word2);  // every page of the run at head
   bool fail_check(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
 
   KernelBreak* brk_ = nullptr;
