@@ -217,6 +217,94 @@ TEST_F(ThreadCacheTest, LiveObjectsOfAllThreadsNeverOverlap) {
   expect_back_to_base();
 }
 
+// Private slabs (cache_internal.h): threads churning at the same time, each
+// freeing only its own objects, never get objects of one slab — so no cache
+// line or page of theirs is written by two threads. Checked while all of
+// them are still alive (their slabs are still theirs), with slab_check.
+TEST_F(ThreadCacheTest, ThreadsChurningAtOnceNeverShareASlab) {
+  constexpr int kThreads = 3;
+  std::vector<std::vector<void*>> sets(kThreads);
+  std::atomic<int> started{0}, filled{0}, checked{0};
+  std::vector<std::thread> ts;
+  for (int id = 0; id < kThreads; ++id)
+    ts.emplace_back([&, id] {
+      ++started;
+      while (started.load() < kThreads) std::this_thread::yield();  // churn at the same time
+      std::mt19937 rng(id + 101);
+      std::vector<void*>& live = sets[id];
+      for (int i = 0; i < 40000; ++i) {
+        if (live.size() >= 3000 || (!live.empty() && rng() % 3 == 0)) {  // frees drain to the slabs and refills take partial ones
+          size_t k = rng() % live.size();
+          kfree(live[k]);
+          live[k] = live.back();
+          live.pop_back();
+        } else {
+          live.push_back(kmalloc(8 + rng() % 1000));
+        }
+      }
+      ++filled;
+      while (checked.load() == 0) std::this_thread::yield();
+      for (void* p : live) kfree(p);
+    });
+  while (filled.load() < kThreads) std::this_thread::yield();
+  std::map<const void*, int> slab_owner;  // SlabPage -> thread
+  size_t objects = 0;
+  for (int id = 0; id < kThreads; ++id)
+    for (void* p : sets[id]) {
+      ASSERT_NE(p, nullptr);
+      const slab::SlabPage* s = slab::slab_page_of(p);
+      ASSERT_NE(s, nullptr);
+      auto [it, fresh] = slab_owner.emplace(s, id);
+      EXPECT_EQ(it->second, id) << "slab " << s << " (" << s->cache->name << ") holds objects of threads " << it->second
+                                << " and " << id;
+      ++objects;
+    }
+  EXPECT_GT(objects, size_t{kThreads} * 1000);
+  EXPECT_TRUE(slab_check());  // (private slabs: each a thread cache's, counted by its cache)
+  checked = 1;
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(report_count(), 0u) << last_report().text;
+  EXPECT_EQ(live_kmalloc_objects(), 0u);
+  expect_back_to_base();
+}
+
+// A thread's partial slabs become nobody's when it exits, and the next
+// thread refills from them before it makes new slabs.
+TEST_F(ThreadCacheTest, AnExitedThreadsPartialSlabsAreReusedByTheNext) {
+  std::vector<void*> kept;
+  std::thread a([&] {
+    std::vector<void*> v;
+    for (int i = 0; i < 4000; ++i) v.push_back(kmalloc(64));
+    for (size_t i = 0; i < v.size(); ++i) (i % 4 ? kfree(v[i]) : kept.push_back(v[i]));  // a quarter stays live
+  });
+  a.join();
+  // c takes the memory of a's thread cache (so b's cache is not at a's address,
+  // which would make a's slabs b's anyway) and holds it while b runs.
+  std::atomic<int> c_state{0};
+  std::thread c([&] {
+    kfree(kmalloc(16));
+    c_state = 1;
+    while (c_state.load() != 2) std::this_thread::yield();
+  });
+  while (c_state.load() != 1) std::this_thread::yield();
+  size_t pages = 0;
+  std::vector<void*> got;
+  std::thread b([&] {
+    kfree(kmalloc(16));  // (b's thread cache, from new pages)
+    pages = m.page_heap().stats().pages_in_use;
+    for (int i = 0; i < 2500; ++i) got.push_back(kmalloc(64));  // fits in the 3000 free slots a left behind
+  });
+  b.join();
+  c_state = 2;
+  c.join();
+  EXPECT_EQ(m.page_heap().stats().pages_in_use, pages) << "thread b made new slabs instead of taking a's";
+  EXPECT_TRUE(slab_check());
+  for (void* p : got) kfree(p);
+  for (void* p : kept) kfree(p);
+  EXPECT_EQ(report_count(), 0u) << last_report().text;
+  expect_back_to_base();
+}
+
 TEST_F(ThreadCacheTest, DoubleFreeOfAnObjectInThisThreadsMagazineIsReported) {
   void* keep = kmalloc(48);
   void* p = kmalloc(48);

@@ -258,7 +258,7 @@ void free_block(const Block& b, void* p) {
 // under the lock. A good kmalloc object still goes into the magazine.
 __attribute__((noinline)) void kfree_slow(void* p, const void* site) {
   if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kfree(p, site);
-  if (!p) return;
+  if (!p || thread_cache_push_full(p)) return;
   RecursiveGuard guard(g_slab.lock);
   if (SlabPage* s = slab_page_of(p)) {
     if (!check_slab_object(nullptr, s, p, "kfree", true)) return;  // reported

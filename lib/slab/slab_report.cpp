@@ -24,9 +24,8 @@ void fill_stats(const KmemCache* c, CacheStats* out) {
   out->pages_per_slab = c->pages_per_slab;
   // A slab is active when it holds a live object.
   size_t active = c->partial_count + c->full_count;
-  size_t listed_live = c->full_count * c->objects_per_slab;
-  for (const SlabPage* s : c->partial) listed_live += s->inuse;
-  if (c->cpu_slab && out->active_objects > listed_live) ++active;
+  if (c->cpu_slab && frozen_slab_in_use(c, c->cpu_slab)) ++active;
+  for (const SlabPage* s : c->private_slabs) active += frozen_slab_in_use(c, s) != 0;
   out->active_slabs = active;
   out->total_slabs = cache_total_slabs(c);
 }

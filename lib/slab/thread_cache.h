@@ -11,12 +11,15 @@
 //                kfree's slab lookup to learn which count it changed: mimalloc
 //                splits its free lists for the same reason.) An empty alloc
 //                magazine takes the freed one's objects if it has any, else is
-//                filled from the shared slabs under the slab lock (filled
-//                full: a LIFO loop then moves its frees back once per
-//                capacity pairs, not capacity/2); a full freed magazine moves
-//                into an empty alloc magazine, else half of it is drained to
-//                the slabs under the lock. So the lock is taken about once per
-//                capacity/2 calls at most.
+//                filled from the thread's private slab under the slab lock
+//                (filled full: a LIFO loop then moves its frees back once
+//                per capacity pairs, not capacity/2); a full freed magazine
+//                tops up the alloc magazine (its most recent frees, without
+//                the lock), and only if that is full too is half of it
+//                drained to the slabs under the lock. So the slabs see a
+//                class only when both of its magazines are full or both
+//                empty: for a random mix of kmallocs and kfrees about once
+//                per capacity^2 calls of the class.
 //   thread cache two magazines per class, per thread. Created on a thread's
 //                first kmalloc that misses, released (magazines drained) when
 //                the thread exits (kheap_platform_at_thread_exit). The kernel
@@ -48,8 +51,15 @@
 // only kmalloc objects (the kmem_cache_* API and private caches go to the
 // slabs under the lock).
 //
+// Refills come from the thread's own private slab of the class (one per
+// class per thread cache, cache_internal.h), so a thread's objects share no
+// cache line with another's; drains return objects to whichever slab they
+// came from.
+//
 // Invariants (thread_cache_check): every magazine entry is a distinct,
-// slab-allocated object of its class with the free mark; count <= capacity.
+// slab-allocated object of its class with the free mark; count <= capacity;
+// each private slab is its class cache's, in state Private, and the thread
+// caches' private slabs of a class are all of that cache's (private_count).
 #pragma once
 
 #include "core/list.h"
@@ -95,6 +105,9 @@ struct ThreadCache {
   // store to alloc[i].count (4K aliasing) and stall lifo pairs by ~2x.
   uint8_t spacing[2048]{};
   Magazine freed[kNumClasses]{};  // kfree pushes
+  // The thread's private slab of each class, which its refills take from
+  // (cache_internal.h); nullptr until the first refill. Under the slab lock.
+  SlabPage* slab[kNumClasses]{};
   // kEmptyWord, except while an empty pop has xored the free mark into it
   // (kmalloc's inline path xors it back straight away; the placeholders'
   // word may see several threads at once, but it only ever holds kEmptyWord
@@ -147,6 +160,11 @@ void report_free_mark_overwritten(void* object, const char* where);
 // Make room in freed magazine `cls` of the calling thread's cache (creating
 // it first if needed); false if the thread has no cache (free to the slab).
 bool thread_cache_make_room(size_t cls);
+// kfree_slow's first try, without the lock: if `p` passes kfree's inline
+// checks and only found its freed magazine full, move that magazine's top
+// objects into the class's alloc magazine (if it has room) and push p.
+// False for everything else (then the locked, checked path).
+bool thread_cache_push_full(void* p);
 // Is `object` (an allocated-looking kmalloc object carrying the free mark) in
 // any thread's magazine? Which thread cache, or nullptr. Under the slab lock.
 const ThreadCache* thread_cache_holding(const void* object);

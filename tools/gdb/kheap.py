@@ -447,13 +447,17 @@ def cache_numbers(c):
     active = u(c["full_count"]) * per
     for s in list_items(c["partial"], "kheap::slab::SlabPage", "link"):
         active += u(s["inuse"])
-    if u(c["cpu_slab"]):
-        active += per - len(free_objects(c, c["cpu_slab"]))
-    total_slabs = u(c["partial_count"]) + u(c["full_count"]) + u(c["empty_count"]) + (1 if u(c["cpu_slab"]) else 0)
+    total_slabs = u(c["partial_count"]) + u(c["full_count"]) + u(c["empty_count"]) + u(c["private_count"]) + (
+        1 if u(c["cpu_slab"]) else 0)
     active_slabs = u(c["partial_count"]) + u(c["full_count"])
-    listed = u(c["full_count"]) * per + sum(u(s["inuse"]) for s in list_items(c["partial"], "kheap::slab::SlabPage", "link"))
-    if u(c["cpu_slab"]) and active > listed:
-        active_slabs += 1
+    # The cpu slab and the thread caches' private slabs are frozen (inuse counts every slot): their free bits tell.
+    frozen = [c["cpu_slab"]] if u(c["cpu_slab"]) else []
+    frozen += list_items(c["private_slabs"], "kheap::slab::SlabPage", "link")
+    for s in frozen:
+        used = per - len(free_objects(c, s))
+        active += used
+        if used:
+            active_slabs += 1
     return active, total_slabs * per, per, u(c["pages_per_slab"]), active_slabs, total_slabs
 
 
@@ -507,11 +511,13 @@ def find_cache_by_name(name):
 
 
 def slabs_of_cache(c):
-    """(SlabPage*, state) for every slab of the cache: cpu, partial, empty from the
-    cache; full ones from the page heap's PageInfo entries (they are on no list)."""
+    """(SlabPage*, state) for every slab of the cache: cpu, private (a thread cache's own), partial,
+    empty from the cache; full ones from the page heap's PageInfo entries (they are on no list)."""
     out = []
     if u(c["cpu_slab"]):
         out.append((c["cpu_slab"], "cpu"))
+    for s in list_items(c["private_slabs"], "kheap::slab::SlabPage", "link"):
+        out.append((s, "private"))
     for s in list_items(c["partial"], "kheap::slab::SlabPage", "link"):
         out.append((s, "partial"))
     for s in list_items(c["empty"], "kheap::slab::SlabPage", "link"):
@@ -555,8 +561,8 @@ the order they will be handed out (for a kmalloc cache: how many "in use" object
             name, fmt_addr(u(c.address)), u(c["size"]), u(c["object_size"]), u(c["align"]), per, pages))
         cls = class_of(c)
         mags = magazine_objects(cls) if cls is not None else {}
-        print("  %d of %d objects in use, %d slabs (partial %d, full %d, empty %d, cpu %s)" % (
-            active, total, tslabs, u(c["partial_count"]), u(c["full_count"]), u(c["empty_count"]),
+        print("  %d of %d objects in use, %d slabs (partial %d, full %d, empty %d, private %d, cpu %s)" % (
+            active, total, tslabs, u(c["partial_count"]), u(c["full_count"]), u(c["empty_count"]), u(c["private_count"]),
             fmt_addr(u(c["cpu_slab"])) if u(c["cpu_slab"]) else "none"))
         if cls is not None:
             n_alloc = sum(1 for v in mags.values() if v[1] == "alloc")
@@ -567,8 +573,8 @@ the order they will be handed out (for a kmalloc cache: how many "in use" object
         for s, state in slabs_of_cache(c):
             sd = s.dereference()
             chain = free_objects(c, s)
-            # (The cpu slab's inuse counts every object: it is frozen; its free bits tell.)
-            inuse = per - len(chain) if state == "cpu" else u(sd["inuse"])
+            # (The cpu and private slabs' inuse counts every object: they are frozen; their free bits tell.)
+            inuse = per - len(chain) if state in ("cpu", "private") else u(sd["inuse"])
             shown = " ".join(fmt_addr(a) for a in chain[:6]) + (" ..." if len(chain) > 6 else "")
             first = u(sd["objects"])
             in_mags = sum(1 for a in mags if first <= a < first + per * size)

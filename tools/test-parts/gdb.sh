@@ -90,7 +90,7 @@ expect_in kernel-brk "$klog" '^window +0xc0000000-0xe0000000'
 expect_in kernel-pagemap "$klog" '^legend: '
 expect_in kernel-pagemap-slab "$klog" '^0x[0-9a-f]{8}  [A-Za-z]*S'
 # (the slab's next object out: 61, the first one the refill left)
-expect_in kernel-cache "$klog" "^  slab 0x[0-9a-f]{8} \\[cpu\\] objects at 0x[0-9a-f]{8}: 61/64 in use \\(60 of them in magazines\\); 3 free, next out first: $(hex "$first + 64") $(hex "$first + 128") "
+expect_in kernel-cache "$klog" "^  slab 0x[0-9a-f]{8} \\[private\\] objects at 0x[0-9a-f]{8}: 61/64 in use \\(60 of them in magazines\\); 3 free, next out first: $(hex "$first + 64") $(hex "$first + 128") "
 expect_in kernel-cache-magazines "$klog" '^  of those in use, 60 are free in thread-cache magazines \(59 in alloc, 1 in freed magazines\): 1 allocated by callers$'
 expect_in kernel-block-allocated "$klog" ': object 60 of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]{8}, offset 8, allocated;'
 expect_in kernel-block-free "$klog" ': object 62 of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]{8}, offset 0, free; slab run'
@@ -128,7 +128,7 @@ if [ ${#marks[@]} = 4 ] && [ "${marks[0]}" = 0 ] && [ "${marks[2]}" = "${marks[3
 else
   failed=$((failed + 1)); echo "[ FAIL ] gdb walkthrough-free-mark: '${marks[*]}'"
 fi
-expect_in walkthrough-pretty "$wlog" '^\$3 = SlabPage\{cache kmalloc-64, cpu, 64 in use, '
+expect_in walkthrough-pretty "$wlog" '^\$3 = SlabPage\{cache kmalloc-64, private, 64 in use, '
 
 # --- host -------------------------------------------------------------------
 # gdb_target: main's kmalloc(64) x2 as in the kernel (magazines of 61, filled
@@ -195,7 +195,7 @@ t1=$(sed -n 's/^\(0x[0-9a-f]*\) things\[1\].*/\1/p' "$prog")
 t_size=$(sed -n 's/^cache things at 0x[0-9a-f]*: slot size \([0-9]*\) .*/\1/p' "$hlog")
 t_next=$(printf '0x%x' $((t1 + 4 * ${t_size:-0})))
 expect_in host-cache-slab "$hlog" "^  slab 0x[0-9a-f]+ \\[cpu\\] objects at 0x[0-9a-f]+: 4/78 in use; 74 free, next out first: $t_next "
-expect_in host-cache-kmalloc "$hlog" '^  slab 0x[0-9a-f]+ \[cpu\] objects at 0x[0-9a-f]+: 61/64 in use \(59 of them in magazines\); '
+expect_in host-cache-kmalloc "$hlog" '^  slab 0x[0-9a-f]+ \[private\] objects at 0x[0-9a-f]+: 61/64 in use \(59 of them in magazines\); '
 expect_in host-block-allocated "$hlog" ': object 60 of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]+, offset 0, allocated'
 expect_in host-block-freed "$hlog" ': object 1 of cache things \(object size 20[08]\) at 0x[0-9a-f]+, offset 0, free; slab run'
 # The two thread caches, each read in its own thread.
