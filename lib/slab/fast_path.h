@@ -75,42 +75,47 @@ inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_ma
 // capacity pairs, so it is kept short.
 void* magazine_reload_pop(size_t size);
 
-// kfree's inline checks: the freed magazine (of the calling thread) that
-// `p` goes onto if p is an exact object start in a kmalloc slab, not
-// carrying the free mark (neither in a magazine nor free in its slab:
-// thread_cache.h); nullptr for anything else — a bad pointer, a large block,
+// kfree's inline checks: true, and in *magazine the offset in a ThreadCache
+// of the freed magazine that `p` goes onto, if p is an exact object start in
+// a kmalloc slab, not carrying the free mark (neither in a magazine nor free
+// in its slab: thread_cache.h); false for anything else — a bad pointer, a large block,
 // an object of another cache, a caller's word that happens to equal the
 // mark, any pointer while debug mode or route_to_slow_paths has set
 // top_offset to 0: the caller then takes kfree's checked path, which looks at
 // everything exactly, under the lock, and reports. It reads the page's
 // PageInfo and the object — not the slab header, the cache or any table
 // indexed by class (each would be one more dependent load).
-inline Magazine* kfree_fast_magazine(void* p) {
+inline bool kfree_fast_check(void* p, uintptr_t* magazine) {
   // In the page heap (one unsigned compare: nullptr and everything below
   // data_start wrap around to large offsets)?
   uintptr_t offset = reinterpret_cast<uintptr_t>(p) - g_hot.data_start;
-  if (__builtin_expect(offset >= g_hot.top_offset, 0)) return nullptr;
+  if (__builtin_expect(offset >= g_hot.top_offset, 0)) return false;
   auto* e = reinterpret_cast<const vm::PageInfo*>(g_hot.data_info + (offset >> kPageShift) * sizeof(vm::PageInfo));
   // A kmalloc slab's pages carry its object check (cache.cpp's slab_create):
   // the object index of p is rotr32(p * word1 - word0), below word2 exactly
   // at an object's start; every other page has word2 == 0.
 #ifndef KHEAP_NO_FREE_CHECKS
   uint32_t index = rotr32(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p)) * e->owner_word1 - e->owner_word0, kFastRotate);
-  if (__builtin_expect(index >= e->owner_word2 || free_mark_word(p) == g_hot.free_mark, 0)) return nullptr;
+  if (__builtin_expect(index >= e->owner_word2 || free_mark_word(p) == g_hot.free_mark, 0)) return false;
 #else
-  if (__builtin_expect(e->owner_word2 == 0, 0)) return nullptr;  // measurement-only build: no boundary or double-free check
+  if (__builtin_expect(e->owner_word2 == 0, 0)) return false;  // measurement-only build: no boundary or double-free check
 #endif
-  // The run's tag: the offset of its class's freed magazine in a ThreadCache.
-  return reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + e->tag);
+  *magazine = e->tag;  // the run's tag: the offset of its class's freed magazine in a ThreadCache
+  return true;
 }
 
-// kfree's inline path: kfree_fast_magazine's checks, and a push onto that
+inline Magazine* magazine_at(uintptr_t offset) {
+  return reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + offset);
+}
+
+// kfree's inline path: kfree_fast_check's checks, and a push onto that
 // magazine if it has room. False otherwise (kfree_slow: a full magazine
 // first tries thread_cache_push_full, without the lock).
 inline bool kfree_fast(const void* ptr) {
   void* p = const_cast<void*>(ptr);
-  Magazine* m = kfree_fast_magazine(p);
-  if (__builtin_expect(m == nullptr, 0)) return false;
+  uintptr_t offset;
+  if (__builtin_expect(!kfree_fast_check(p, &offset), 0)) return false;
+  Magazine* m = magazine_at(offset);
   uintptr_t n = m->count;
   if (__builtin_expect(n >= m->capacity, 0)) return false;
   free_mark_word(p) = g_hot.free_mark;

@@ -227,9 +227,10 @@ bool thread_cache_make_room(size_t cls) {
 }
 
 bool thread_cache_push_full(void* p) {
-  Magazine* f = kfree_fast_magazine(p);
+  uintptr_t offset;
   ThreadCache* tc = t_thread_cache;
-  if (!f || is_placeholder(tc)) return false;
+  if (!kfree_fast_check(p, &offset) || is_placeholder(tc)) return false;
+  Magazine* f = magazine_at(offset);
   size_t cls = static_cast<size_t>(f - tc->freed);
   KHEAP_ASSERT(cls < kNumClasses);
   Magazine& a = tc->alloc[cls];
