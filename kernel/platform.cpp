@@ -27,5 +27,8 @@ extern "C" [[noreturn]] void kheap_platform_panic(const char* message) {
 
 extern "C" void kheap_platform_yield() { __builtin_ia32_pause(); }
 
+// The kernel break maps every page as it grows: nothing appears on first touch.
+extern "C" void kheap_platform_populate(void*, size_t) {}
+
 // One CPU, no threads: the per-CPU caches live as long as the kernel.
 extern "C" void kheap_platform_at_thread_exit(void (*)(void*), void*) {}

@@ -1,11 +1,12 @@
 // lib/host/linux_platform.cpp — the platform hooks of lib/ on a Linux host:
 // console output goes to stderr (a panic aborts: host_panic.cpp), a
-// spinning thread yields the CPU, thread-exit callbacks run from a pthread key
-// destructor.
+// spinning thread yields the CPU, pages about to be written are faulted in
+// with one madvise, thread-exit callbacks run from a pthread key destructor.
 #if defined(__linux__)  // the Windows host is in lib/host/*windows*.cpp
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "platform/platform.h"
@@ -22,6 +23,11 @@ extern "C" void kheap_platform_write(const char* text, size_t len) {
 // kheap_platform_panic: lib/host/host_panic.cpp (shared by both hosts).
 
 extern "C" void kheap_platform_yield() { sched_yield(); }
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels say EINVAL and the pages fault in one by one
+#endif
+extern "C" void kheap_platform_populate(void* addr, size_t bytes) { ::madvise(addr, bytes, MADV_POPULATE_WRITE); }
 
 namespace {
 pthread_key_t g_exit_key;

@@ -25,6 +25,8 @@ extern "C" void kheap_platform_write(const char* text, size_t len) {
 
 extern "C" void kheap_platform_yield() { ::SwitchToThread(); }
 
+extern "C" void kheap_platform_populate(void*, size_t) {}  // (committed views: nothing to fault in lazily)
+
 namespace {
 DWORD g_exit_slot = FLS_OUT_OF_INDEXES;
 void (*g_exit_fn)(void*);  // one callback for the process (lib/slab's thread-cache release)

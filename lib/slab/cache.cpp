@@ -236,6 +236,9 @@ SlabPage* slab_create(KmemCache* c) {
     if (header) slab_meta_free(static_cast<SlabPage*>(header));
     return nullptr;
   }
+  // Every object is written below (its free mark, or by the constructor):
+  // fault the run's pages in at once.
+  if (kmalloc_class || c->ctor) kheap_platform_populate(run, size_t{c->pages_per_slab} << kPageShift);
   if (!header) {
     header = run;
     ph->set_owner(run, vm::RunOwner::Slab, run, tag);

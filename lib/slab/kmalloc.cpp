@@ -51,6 +51,10 @@ namespace kheap::slab {
 
 namespace {
 
+// krealloc faults in the destination of a move of at least this many bytes
+// at once (kheap_platform_populate).
+constexpr size_t kPopulateMin = 4 * kPageSize;
+
 }  // namespace
 
 constexpr SlabHot::SlabHot()
@@ -392,7 +396,13 @@ void* krealloc(void* p, size_t new_size) {
     q = large_alloc(new_size, 0, new_size * 2);
   if (!q) q = kmalloc(new_size);
   if (!q) return nullptr;  // p stays valid
-  memcpy(q, p, new_size < b.usable ? new_size : b.usable);  // (all of ksize is the caller's)
+  size_t copy = new_size < b.usable ? new_size : b.usable;  // (all of ksize is the caller's)
+  // A large copy into pages that appear on first touch: fault them in with
+  // one call, not one fault per page (on the host's VM the faults were 35%
+  // of the realloc workload's time).
+  if (copy >= kPopulateMin && is_aligned(reinterpret_cast<uintptr_t>(q), kPageSize))
+    kheap_platform_populate(q, align_up(copy, kPageSize));
+  memcpy(q, p, copy);
   kfree(p);
   return q;
 }
