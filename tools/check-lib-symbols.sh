@@ -4,7 +4,7 @@
 # defined by lib/ itself, the documented platform hooks (lib/platform/platform.h)
 # and the compiler's helpers. Anything else (printf, malloc, an OS call) fails.
 set -uo pipefail
-allowed='^(kheap_platform_write|kheap_platform_panic|kheap_platform_yield|kheap_platform_at_thread_exit|memcpy|memmove|memset|memcmp|__u?(div|mod|divmod)di[34]|__cxa_pure_virtual)$'
+allowed='^(kheap_platform_write|kheap_platform_panic|kheap_platform_yield|kheap_platform_populate|kheap_platform_at_thread_exit|memcpy|memmove|memset|memcmp|__u?(div|mod|divmod)di[34]|__cxa_pure_virtual)$'
 defined=$(nm --defined-only -j "$@" 2>/dev/null | sort -u)
 undefined=$(nm -u -j "$@" 2>/dev/null | sort -u)
 bad=()
