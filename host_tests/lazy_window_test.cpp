@@ -179,7 +179,7 @@ TEST_F(LazyWindowTest, BoundKeepsMappedPlusQueuedUnderPeakPlusSlack) {
   for (; fresh < 100 + kSlack; ++fresh) {
     map(1000 + fresh, 'q');
     auto s = st();
-    EXPECT_LE(s.frames_in_use + s.queued_pages, s.peak_frames + kSlack);
+    EXPECT_LE(s.frames_in_use + s.queued_pages, s.peak_frames + w.slack_pages());
   }
   auto s = st();
   // The peak grew with the fresh pages: the 100 queued ones always fit in the slack.
@@ -190,12 +190,12 @@ TEST_F(LazyWindowTest, BoundKeepsMappedPlusQueuedUnderPeakPlusSlack) {
   // Now drop to a low mapped count and queue a lot, then map fresh pages.
   for (size_t i = 0; i < fresh; ++i) unmap(1000 + i);
   s = st();
-  EXPECT_LE(s.frames_in_use + s.queued_pages, s.peak_frames + kSlack);
+  EXPECT_LE(s.frames_in_use + s.queued_pages, s.peak_frames + w.slack_pages());
   size_t discarded_before = s.discarded_pages;
   for (size_t i = 0; i < 3 * kSlack; ++i) {
     map(5000 + i, 'r');
     s = st();
-    ASSERT_LE(s.frames_in_use + s.queued_pages, s.peak_frames + kSlack) << i;
+    ASSERT_LE(s.frames_in_use + s.queued_pages, s.peak_frames + w.slack_pages()) << i;
   }
   EXPECT_GT(s.discarded_pages, discarded_before);
   EXPECT_EQ(s.bound_pages + s.aged_pages, s.discarded_pages);
@@ -213,11 +213,13 @@ TEST_F(LazyWindowTest, BoundGivesBackOldBeforeYoungAndHighBeforeLow) {
   EXPECT_EQ(st().discarded_pages, 0u);
   // Fresh pages far away: the first one that passes peak + slack gives back
   // old pages, highest first, down to peak + slack / 2.
+  const size_t slack = w.slack_pages();  // (the peak does not move below: fewer than n are mapped)
+  EXPECT_EQ(slack, kSlack + st().peak_frames / 4);
   size_t k = 0;
   while (st().discarded_pages == 0 && k < 4 * kSlack) map(10'000 + k++, 'f');
   auto s = st();
-  EXPECT_EQ(k, kSlack + 1);  // the peak stays n while fewer are mapped: n queued + k mapped > n + slack
-  EXPECT_EQ(s.frames_in_use + s.queued_pages, s.peak_frames + kSlack / 2);
+  EXPECT_EQ(k, slack + 1);  // the peak stays while fewer are mapped: n queued + k mapped > n + slack
+  EXPECT_EQ(s.frames_in_use + s.queued_pages, s.peak_frames + slack / 2);
   size_t given = s.discarded_pages;
   ASSERT_LE(given, kSlack);
   for (size_t i = 0; i < kSlack - given; ++i) EXPECT_TRUE(w.queued(page(i))) << i;  // old, low: kept
@@ -267,7 +269,7 @@ TEST_F(LazyWindowTest, RandomStepsAgreeWithAModel) {
     }
     auto s = st();
     ASSERT_EQ(s.unmapped_pages, s.queued_pages + s.discarded_pages + s.dequeued_pages);
-    ASSERT_LE(s.frames_in_use + s.queued_pages, s.peak_frames + LazyWindow::kSlackPages);
+    ASSERT_LE(s.frames_in_use + s.queued_pages, s.peak_frames + w.slack_pages());
     if (step % 1000 == 0) {
       ASSERT_TRUE(w.check()) << step;
     }

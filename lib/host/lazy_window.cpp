@@ -184,8 +184,9 @@ void LazyWindow::age() {
 }
 
 void LazyWindow::enforce_bound() {
-  if (frames_in_use_ + queued_pages_ <= peak_frames_ + kSlackPages) return;
-  size_t excess = frames_in_use_ + queued_pages_ - (peak_frames_ + kSlackPages / 2);
+  const size_t slack = slack_pages();
+  if (frames_in_use_ + queued_pages_ <= peak_frames_ + slack) return;
+  size_t excess = frames_in_use_ + queued_pages_ - (peak_frames_ + slack / 2);
   excess -= discard(old_, Why::Bound, excess);
   if (excess) discard(young_, Why::Bound, excess);
 }
