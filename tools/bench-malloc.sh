@@ -15,6 +15,7 @@
 # (WORKLOAD_LAYOUT_SHIFT), every allocator under the same binary in that
 # round, and the medians are over layouts as well as over time.
 #   KHEAP_BENCH_ROUNDS (default 5), KHEAP_BENCH_SCALE (default 4: the full sizes),
+#   KHEAP_BENCH_CHECK_PAIRS (default 8: the paired check-cost runs at the end; 0: none),
 #   KHEAP_BENCH_WORKLOADS (default: all six). Raw lines: build/bench/malloc-workloads.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -101,3 +102,42 @@ if "kheap" in allocs and "kheap-nochecks" in allocs:
                           for w in workloads if cell("kheap", w) and cell("kheap-nochecks", w)))
 sys.exit(bad)
 PY
+status=$?
+
+# The checks' cost again, measured more carefully: on a noisy VM one table's ratio moves by more than
+# the 10% it is judged against (a run gave realloc, whose blocks hardly reach the checked paths,
+# x1.33). For each single-thread workload, KHEAP_BENCH_CHECK_PAIRS (default 8) back-to-back pairs
+# in ABBA order (kheap first, then nochecks first, ...) under the same workload binary; the median
+# of the per-pair ratios, and the middle half of them.
+pairs=${KHEAP_BENCH_CHECK_PAIRS:-8}
+if [ "$pairs" -gt 0 ] && [ -f "${so[kheap-nochecks]}" ]; then
+  araw=build/bench/malloc-check-cost.txt
+  : >"$araw"
+  for w in lifo churn million realloc; do
+    case " ${workloads[*]} " in *" $w "*) ;; *) continue ;; esac
+    for ((p = 1; p <= pairs; p++)); do
+      order=(kheap kheap-nochecks)
+      ((p % 2 == 0)) && order=(kheap-nochecks kheap)
+      for a in "${order[@]}"; do
+        line=$(LD_PRELOAD=${so[$a]} "${layouts[0]}" "$w" "$scale") && echo "$p $a $line" >>"$araw"
+      done
+    done
+  done
+  python3 - "$araw" <<'PY'
+import re, statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"(\d+) (\S+) (\S+) ops=\d+ ns_per_op=([\d.]+)", line)
+    if m:
+        t.setdefault(m[3], {}).setdefault(int(m[1]), {})[m[2]] = float(m[4])
+print()
+print("cost of the checks, paired (kheap / kheap-nochecks back to back, ABBA; median of the pairs [middle half]):")
+for w, byp in t.items():
+    r = sorted(v["kheap"] / v["kheap-nochecks"] for v in byp.values() if len(v) == 2)
+    if len(r) < 2:
+        continue
+    q = statistics.quantiles(r, n=4)
+    print(f"  {w:<8} x{statistics.median(r):.3f} [{q[0]:.2f}-{q[2]:.2f}] over {len(r)} pairs")
+PY
+fi
+exit $status
