@@ -458,21 +458,39 @@ namespace {
 
 // A slab for the own refills of thread cache `home`, so that the threads'
 // objects do not share slabs: the oldest partial slab that is home's or
-// nobody's (home nullptr) among the first kHomeScan, else an empty slab,
-// else a new one — and only if there is no memory for that, another
-// thread's partial slab (on two threads taking those first made private
-// churn 1.25x slower). Frozen.
-SlabPage* private_slab_acquire(KmemCache* c, const void* home) {
+// nobody's (home 0) among the first kHomeScan, else an empty slab,
+// else a new one (on two threads, taking another thread's partial slab
+// first made private churn 1.25x slower); another live thread's partial
+// slab only if there is no memory. A slab whose home has exited (its full
+// slabs kept its serial) counts as nobody's. Live threads' slabs the
+// scan passes over go to the back of the list, so that an idle thread's
+// slabs cannot sit at the front and hide everyone else's; and before a new
+// slab is made, up to kHomeScanFar more partial slabs are looked at (a new
+// slab costs more than that walk). Frozen.
+SlabPage* private_slab_acquire(KmemCache* c, uintptr_t home) {
+  auto ours = [&](const SlabPage* p) { return p->home == home || !p->home || !thread_cache_is_live(p->home); };
   SlabPage* s = nullptr;
-  size_t looked = 0;
-  for (SlabPage* p : c->partial) {
-    if (p->home == home || !p->home) {
+  for (size_t looked = 0; looked < kHomeScan; ++looked) {
+    SlabPage* p = c->partial.front();
+    if (!p) break;
+    if (ours(p)) {
       s = p;
       break;
     }
-    if (++looked == kHomeScan) break;
+    c->partial.remove(p);
+    c->partial.push_back(p);
   }
   if (!s) s = c->empty.front();
+  if (!s) {
+    size_t looked = 0;
+    for (SlabPage* p : c->partial) {
+      if (ours(p)) {
+        s = p;
+        break;
+      }
+      if (++looked == kHomeScanFar) break;
+    }
+  }
   if (s) {
     list_del(c, s);
   } else if (!(s = slab_create(c))) {
@@ -495,12 +513,12 @@ void private_slab_release(KmemCache* c, SlabPage* s) {
   if (c->empty_count > kKeepEmptySlabs) trim_empty(c, kKeepEmptySlabs);
 }
 
-void private_slabs_orphan(KmemCache* c, const void* home) {
+void private_slabs_orphan(KmemCache* c, uintptr_t home) {
   for (SlabPage* s : c->partial)
-    if (s->home == home) s->home = nullptr;
+    if (s->home == home) s->home = 0;
 }
 
-size_t private_slab_take(KmemCache* c, SlabPage** mine, const void* home, void** out, size_t want) {
+size_t private_slab_take(KmemCache* c, SlabPage** mine, uintptr_t home, void** out, size_t want) {
   const uintptr_t mark = g_hot.free_mark;
   const size_t words = words_of(c);
   size_t n = 0;

@@ -117,7 +117,7 @@ struct SlabPage {
   ListNode link;         // on the cache's partial or empty list (unlinked when full or cpu)
   SlabState state;
   uint8_t cur_word;      // cpu slab: the word of free_bits whose bits are in the cache (cur_bits | cur_freed)
-  const void* home;      // the thread cache this slab was last private to (a preference only: see private slab)
+  uintptr_t home;        // serial of the thread cache this slab was last private to, 0: nobody's (see private slab)
   uintptr_t free_bits[kBitmapWords];  // bit i % W of word i / W: object i is free
 };
 
@@ -348,16 +348,17 @@ void slab_account_released(KmemCache* c, SlabPage* s, uint32_t n);
 // Private slabs (a thread cache's own, for the refills of kmalloc class
 // cache `c`): up to `want` free objects with an intact free mark into `out`,
 // from *mine — which, when it has none left, goes back to the lists and is
-// replaced by another slab (home: the thread cache asking) (partial, empty or new; *mine is nullptr if there
+// replaced by another slab (home: the serial of the thread cache asking) (partial, empty or new; *mine is nullptr if there
 // is no memory for one). Objects whose free mark was overwritten are
 // reported and kept out of use. Returns how many. Under the lock.
-size_t private_slab_take(KmemCache* c, SlabPage** mine, const void* home, void** out, size_t want);
-inline constexpr size_t kHomeScan = 16;  // partial slabs looked at for one of the caller's own
-// Thread cache `home` is going away: its partial slabs of `c` become
-// nobody's (any thread's refills take them first). Full ones keep the
-// stale pointer, only ever compared: a later thread cache at the same
-// address simply prefers them.
-void private_slabs_orphan(KmemCache* c, const void* home);
+size_t private_slab_take(KmemCache* c, SlabPage** mine, uintptr_t home, void** out, size_t want);
+inline constexpr size_t kHomeScan = 16;      // partial slabs looked at for one of the caller's own
+inline constexpr size_t kHomeScanFar = 256;  // ... and before a new slab is made
+// The thread cache with serial `home` is going away: its partial slabs of
+// `c` become nobody's (any thread's refills take them first). Full ones
+// keep the serial, which no live thread cache has any more: once they are
+// partial, private_slab_acquire treats them as nobody's too.
+void private_slabs_orphan(KmemCache* c, uintptr_t home);
 // Objects in use in the cpu slab or a private slab of `c` (their inuse
 // counts every slot: they are frozen).
 size_t frozen_slab_in_use(const KmemCache* c, const SlabPage* s);

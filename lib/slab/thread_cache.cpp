@@ -23,6 +23,7 @@ namespace {
 
 // Every live thread cache (under the slab lock).
 ThreadCacheList g_thread_caches;
+uintptr_t g_next_serial;  // the last ThreadCache::serial handed out (under the slab lock)
 
 bool is_placeholder(const ThreadCache* tc) { return tc == &g_no_thread_cache || tc == &g_exited_thread_cache; }
 
@@ -40,6 +41,7 @@ ThreadCache* own_cache_locked() {
   for (size_t i = 0; i < kNumClasses; ++i)
     tc->alloc[i].capacity = tc->freed[i].capacity = magazine_capacity(kClassSizes[i]);
   tc->magic = kThreadCacheMagic;
+  tc->serial = ++g_next_serial;
   g_thread_caches.push_back(tc);
   t_thread_cache = tc;
   kheap_platform_at_thread_exit(release_at_exit, tc);
@@ -87,12 +89,39 @@ void drain(Magazine& m, size_t n) {
   memmove(m.slots(), m.slots() + n, m.count * sizeof(void*));
 }
 
+// Objects move from a freed magazine into its class's alloc magazine
+// without the lock (their slots already copied): `to`'s new count is
+// published before `from`'s, so that another thread looking for an object
+// (thread_cache_holding: freed first, then alloc) sees it in at least one of
+// the two, not in neither. For a moment it is in both: a fork() that catches
+// a thread there leaves the child to drop the copies (drop_torn_moves).
+void publish_move(Magazine& from, uintptr_t from_count, Magazine& to, uintptr_t to_count) {
+  __atomic_store_n(&to.count, to_count, __ATOMIC_RELEASE);
+  __atomic_store_n(&from.count, from_count, __ATOMIC_RELEASE);
+}
+
+// In the child after fork(), for the cache of a thread that did not come
+// along: objects in both magazines of a class (it was between the two
+// stores of publish_move) stay in the alloc one only.
+void drop_torn_moves(ThreadCache* tc) {
+  for (size_t cls = 0; cls < kNumClasses; ++cls) {
+    Magazine& a = tc->alloc[cls];
+    Magazine& f = tc->freed[cls];
+    uintptr_t kept = 0;
+    for (uintptr_t j = 0; j < f.count; ++j) {
+      bool in_alloc = false;
+      for (uintptr_t k = 0; k < a.count && !in_alloc; ++k) in_alloc = a.slots()[k] == f.slots()[j];
+      if (!in_alloc) f.slots()[kept++] = f.slots()[j];
+    }
+    f.count = kept;
+  }
+}
+
 // Move every object of `from` into the empty magazine `to`.
 void move_all(Magazine& from, Magazine& to) {
   KHEAP_ASSERT(to.count == 0 && from.count <= to.capacity);
   memcpy(to.slots(), from.slots(), from.count * sizeof(void*));
-  to.count = from.count;
-  from.count = 0;
+  publish_move(from, 0, to, from.count);
 }
 
 // Move the top `n` objects of `from` (its most recent frees: likely still in
@@ -106,19 +135,18 @@ void move_top(Magazine& from, Magazine& to, uintptr_t n) {
   if (n > from.count) n = from.count;
   KHEAP_ASSERT(to.count + n <= to.capacity);
   memcpy(to.slots() + to.count, from.slots() + from.count - n, n * sizeof(void*));
-  to.count += n;
-  from.count -= n;
+  publish_move(from, from.count - n, to, to.count + n);
 }
 
 void release_locked(ThreadCache* tc) {
   thread_cache_drain_all(tc);
   for (size_t cls = 0; cls < kNumClasses; ++cls) {
     if (SlabPage* s = tc->slab[cls]) {
-      s->home = nullptr;
+      s->home = 0;
       private_slab_release(g_hot.class_cache[cls], s);
       tc->slab[cls] = nullptr;
     }
-    private_slabs_orphan(g_hot.class_cache[cls], tc);
+    private_slabs_orphan(g_hot.class_cache[cls], tc->serial);
   }
   g_thread_caches.remove(tc);
   tc->magic = 0;
@@ -182,8 +210,7 @@ void* magazine_reload_pop(size_t size) {
   uintptr_t n = f.count;
   if (a.count != 0 || n == 0) return nullptr;
   memcpy(a.slots(), f.slots(), n * sizeof(void*));  // (move_all, without its checks: n <= f.capacity == a.capacity)
-  a.count = n;
-  f.count = 0;
+  publish_move(f, 0, a, n);
   return magazine_pop(offset);
 }
 
@@ -204,7 +231,7 @@ bool thread_cache_refill(size_t cls) {
   // A full magazine, from the thread's private slab of the class (objects
   // without an intact free mark are reported and left out there).
   uintptr_t n = m.count;
-  n += private_slab_take(g_hot.class_cache[cls], &tc->slab[cls], tc, m.slots() + n, m.capacity - n);
+  n += private_slab_take(g_hot.class_cache[cls], &tc->slab[cls], tc->serial, m.slots() + n, m.capacity - n);
   m.count = n;
   return n != 0;
 }
@@ -250,16 +277,23 @@ const ThreadCache* thread_cache_holding(const void* object) {
   size_t cls = s->cache->tc_class;
   if (cls >= kNumClasses) return nullptr;
   for (const ThreadCache* tc : g_thread_caches) {
-    const Magazine* both[] = {&tc->alloc[cls], &tc->freed[cls]};
+    // (freed first: objects move freed -> alloc without the lock, see publish_move)
+    const Magazine* both[] = {&tc->freed[cls], &tc->alloc[cls]};
     for (const Magazine* m : both) {
       // Another thread may be pushing or popping: read its count once, and
       // its slots as they are (this is a check, not bookkeeping).
-      uintptr_t n = __atomic_load_n(&m->count, __ATOMIC_RELAXED);
+      uintptr_t n = __atomic_load_n(&m->count, __ATOMIC_ACQUIRE);
       for (uintptr_t j = 0; j < n && j < kMagazineMax; ++j)
         if (__atomic_load_n(&m->slots()[j], __ATOMIC_RELAXED) == object) return tc;
     }
   }
   return nullptr;
+}
+
+bool thread_cache_is_live(uintptr_t serial) {
+  for (const ThreadCache* live : g_thread_caches)
+    if (live->serial == serial) return true;
+  return false;
 }
 
 void thread_cache_drain_all(ThreadCache* tc) {
@@ -393,7 +427,10 @@ void thread_cache_after_fork_child() {
   // will never be used or released by them. Their objects go back.
   for (ThreadCache* tc = g_thread_caches.front(); tc;) {
     ThreadCache* next = g_thread_caches.next(tc);
-    if (tc != t_thread_cache) release_locked(tc);
+    if (tc != t_thread_cache) {
+      drop_torn_moves(tc);
+      release_locked(tc);
+    }
     tc = next;
   }
   reset_placeholder_empty_words();

@@ -114,6 +114,9 @@ struct ThreadCache {
   // or kEmptyWord ^ mark, and neither xored with the mark gives 0).
   uintptr_t empty_word = kEmptyWord;
   uint32_t magic = 0;
+  // Never reused (unlike the cache's address): what private slabs record as
+  // their home (cache_internal.h). 0 in the placeholders.
+  uintptr_t serial = 0;
   ListNode link{};  // g_thread_caches (thread_cache.cpp)
 };
 
@@ -168,6 +171,9 @@ bool thread_cache_push_full(void* p);
 // Is `object` (an allocated-looking kmalloc object carrying the free mark) in
 // any thread's magazine? Which thread cache, or nullptr. Under the slab lock.
 const ThreadCache* thread_cache_holding(const void* object);
+// Is there a live thread cache with this serial (ThreadCache::serial; a
+// slab's home may name one that exited)? Under the slab lock.
+bool thread_cache_is_live(uintptr_t serial);
 // Drain every magazine of `tc` to the slabs. Under the slab lock.
 void thread_cache_drain_all(ThreadCache* tc);
 // Objects held by all magazines of class `cls` (for slabinfo's counts).
