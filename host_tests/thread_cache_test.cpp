@@ -268,6 +268,43 @@ TEST_F(ThreadCacheTest, ThreadsChurningAtOnceNeverShareASlab) {
   expect_back_to_base();
 }
 
+// A thread that makes its thread cache and waits, alive, until destroyed.
+// Made right after another thread exited, its cache takes the memory the
+// exited thread's had: a slab's home is the cache's serial, never reused,
+// not its address, so that must not make the exited thread's slabs its own.
+class IdleThreadCache {
+ public:
+  IdleThreadCache() {
+    while (state_.load() != 1) std::this_thread::yield();
+  }
+  ~IdleThreadCache() {
+    state_ = 2;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<int> state_{0};
+  std::thread thread_{[this] {
+    kfree(kmalloc(16));
+    state_ = 1;
+    while (state_.load() != 2) std::this_thread::yield();
+  }};
+};
+
+// A new thread makes its cache, then allocates n 64-byte objects into *got:
+// the pages that took beyond the cache's own.
+size_t new_pages_for_64_byte_objects(host::HostMachine& m, int n, std::vector<void*>* got) {
+  size_t before = 0, after = 0;
+  std::thread b([&] {
+    kfree(kmalloc(16));  // (b's thread cache, from new pages)
+    before = m.page_heap().stats().pages_in_use;
+    for (int i = 0; i < n; ++i) got->push_back(kmalloc(64));
+    after = m.page_heap().stats().pages_in_use;
+  });
+  b.join();
+  return after - before;
+}
+
 // A thread's partial slabs become nobody's when it exits, and the next
 // thread refills from them before it makes new slabs.
 TEST_F(ThreadCacheTest, AnExitedThreadsPartialSlabsAreReusedByTheNext) {
@@ -278,26 +315,12 @@ TEST_F(ThreadCacheTest, AnExitedThreadsPartialSlabsAreReusedByTheNext) {
     for (size_t i = 0; i < v.size(); ++i) (i % 4 ? kfree(v[i]) : kept.push_back(v[i]));  // a quarter stays live
   });
   a.join();
-  // c takes the memory of a's thread cache and holds it while b runs: a
-  // slab's home is the cache's serial, never reused, not its address.
-  std::atomic<int> c_state{0};
-  std::thread c([&] {
-    kfree(kmalloc(16));
-    c_state = 1;
-    while (c_state.load() != 2) std::this_thread::yield();
-  });
-  while (c_state.load() != 1) std::this_thread::yield();
-  size_t pages = 0;
   std::vector<void*> got;
-  std::thread b([&] {
-    kfree(kmalloc(16));  // (b's thread cache, from new pages)
-    pages = m.page_heap().stats().pages_in_use;
-    for (int i = 0; i < 2500; ++i) got.push_back(kmalloc(64));  // fits in the 3000 free slots a left behind
-  });
-  b.join();
-  c_state = 2;
-  c.join();
-  EXPECT_EQ(m.page_heap().stats().pages_in_use, pages) << "thread b made new slabs instead of taking a's";
+  {
+    IdleThreadCache c;  // (with a's cache's memory)
+    // 2500 fit in the 3000 free slots a left behind.
+    EXPECT_EQ(new_pages_for_64_byte_objects(m, 2500, &got), 0u) << "thread b made new slabs instead of taking a's";
+  }
   EXPECT_TRUE(slab_check());
   for (void* p : got) kfree(p);
   for (void* p : kept) kfree(p);
@@ -315,26 +338,12 @@ TEST_F(ThreadCacheTest, SlabsOfAnExitedThreadFreedLaterAreReusedToo) {
     for (int i = 0; i < 4000; ++i) objs.push_back(kmalloc(64));  // all live when a exits
   });
   a.join();
-  std::atomic<int> c_state{0};
-  std::thread c([&] {  // takes the memory of a's thread cache (see the test above)
-    kfree(kmalloc(16));
-    c_state = 1;
-    while (c_state.load() != 2) std::this_thread::yield();
-  });
-  while (c_state.load() != 1) std::this_thread::yield();
-  std::vector<void*> kept;
-  for (size_t i = 0; i < objs.size(); ++i) (i % 4 ? kfree(objs[i]) : kept.push_back(objs[i]));  // 3000 free slots
-  size_t pages = 0;
-  std::vector<void*> got;
-  std::thread b([&] {
-    kfree(kmalloc(16));  // (b's thread cache, from new pages)
-    pages = m.page_heap().stats().pages_in_use;
-    for (int i = 0; i < 2500; ++i) got.push_back(kmalloc(64));
-  });
-  b.join();
-  c_state = 2;
-  c.join();
-  EXPECT_LE(m.page_heap().stats().pages_in_use, pages + 2) << "thread b made new slabs instead of taking a's";
+  std::vector<void*> kept, got;
+  {
+    IdleThreadCache c;  // (with a's cache's memory)
+    for (size_t i = 0; i < objs.size(); ++i) (i % 4 ? kfree(objs[i]) : kept.push_back(objs[i]));  // 3000 free slots
+    EXPECT_LE(new_pages_for_64_byte_objects(m, 2500, &got), 2u) << "thread b made new slabs instead of taking a's";
+  }
   EXPECT_TRUE(slab_check());
   for (void* p : got) kfree(p);
   for (void* p : kept) kfree(p);
