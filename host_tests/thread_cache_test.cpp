@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <random>
@@ -48,6 +49,15 @@ class ThreadCacheTest : public ::testing::Test {
   void TearDown() override {
     EXPECT_TRUE(slab_check());
     set_report_echo(true);
+  }
+  // slab_check holds; free every object of `sets`; nothing was reported;
+  // the page heap and the frames are back where they started.
+  void free_all_and_expect_clean(std::initializer_list<std::vector<void*>*> sets) {
+    EXPECT_TRUE(slab_check());
+    for (std::vector<void*>* v : sets)
+      for (void* p : *v) kfree(p);
+    EXPECT_EQ(report_count(), 0u) << last_report().text;
+    expect_back_to_base();
   }
   void expect_back_to_base() {
     slab_shrink_all();
@@ -321,11 +331,7 @@ TEST_F(ThreadCacheTest, AnExitedThreadsPartialSlabsAreReusedByTheNext) {
     // 2500 fit in the 3000 free slots a left behind.
     EXPECT_EQ(new_pages_for_64_byte_objects(m, 2500, &got), 0u) << "thread b made new slabs instead of taking a's";
   }
-  EXPECT_TRUE(slab_check());
-  for (void* p : got) kfree(p);
-  for (void* p : kept) kfree(p);
-  EXPECT_EQ(report_count(), 0u) << last_report().text;
-  expect_back_to_base();
+  free_all_and_expect_clean({&got, &kept});
 }
 
 // The same when a's objects are freed only after a exited (by another
@@ -344,11 +350,7 @@ TEST_F(ThreadCacheTest, SlabsOfAnExitedThreadFreedLaterAreReusedToo) {
     for (size_t i = 0; i < objs.size(); ++i) (i % 4 ? kfree(objs[i]) : kept.push_back(objs[i]));  // 3000 free slots
     EXPECT_LE(new_pages_for_64_byte_objects(m, 2500, &got), 2u) << "thread b made new slabs instead of taking a's";
   }
-  EXPECT_TRUE(slab_check());
-  for (void* p : got) kfree(p);
-  for (void* p : kept) kfree(p);
-  EXPECT_EQ(report_count(), 0u) << last_report().text;
-  expect_back_to_base();
+  free_all_and_expect_clean({&got, &kept});
 }
 
 // An idle, live thread's partial slabs at the front of the partial list do
