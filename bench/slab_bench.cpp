@@ -1,6 +1,7 @@
 // bench-libs: -lmimalloc
 // bench/slab_bench.cpp — kmalloc/kfree side by side with mimalloc (mi_malloc /
-// mi_free, Debian's libmimalloc-dev) and glibc (malloc / free), in one binary.
+// mi_free, Debian's libmimalloc-dev) and glibc (libc.so.6's own malloc /
+// free, see Glibc below), in one binary.
 //
 //   lifo64   one 64-byte allocation and its free, repeated (the fast path;
 //            for kheap: pop + push on the cpu slab, with kfree's checks)
@@ -13,6 +14,7 @@
 // (kheap / mimalloc, glibc / kheap). For churn it also prints the memory
 // target: pages kheap holds at the end of the run vs the bytes live then.
 #include <benchmark/benchmark.h>
+#include <dlfcn.h>
 #include <mimalloc.h>
 
 #include <cstdio>
@@ -54,13 +56,39 @@ struct Mimalloc {
   static void* alloc(size_t n) { return mi_malloc(n); }
   static void release(void* p) { mi_free(p); }
 };
-// libmimalloc.so interposes malloc/free in this binary: call glibc's own entry points.
-extern "C" void* __libc_malloc(size_t);
-extern "C" void __libc_free(void*);
+// Debian's libmimalloc.so interposes malloc and free in this binary — and
+// __libc_malloc/__libc_free too (until 2026-12 this column called those, and
+// so measured mimalloc a second time). glibc's own entry points are looked up
+// in libc.so.6 itself, and main() checks that they really live there.
 struct Glibc {
-  static void* alloc(size_t n) { return __libc_malloc(n); }
-  static void release(void* p) { __libc_free(p); }
+  using MallocFn = void* (*)(size_t);
+  using FreeFn = void (*)(void*);
+  static inline MallocFn malloc_fn = nullptr;
+  static inline FreeFn free_fn = nullptr;
+  static void* alloc(size_t n) { return malloc_fn(n); }
+  static void release(void* p) { free_fn(p); }
 };
+
+// Resolve Glibc's entry points; false (with the reason) unless both come from
+// libc.so.6 and not from libmimalloc.
+bool resolve_glibc() {
+  void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+  if (!libc) {
+    std::fprintf(stderr, "slab_bench: libc.so.6 is not loaded: %s\n", dlerror());
+    return false;
+  }
+  Glibc::malloc_fn = reinterpret_cast<Glibc::MallocFn>(dlsym(libc, "malloc"));
+  Glibc::free_fn = reinterpret_cast<Glibc::FreeFn>(dlsym(libc, "free"));
+  for (void* fn : {reinterpret_cast<void*>(Glibc::malloc_fn), reinterpret_cast<void*>(Glibc::free_fn)}) {
+    Dl_info info{};
+    if (!fn || !dladdr(fn, &info) || !info.dli_fname || !std::strstr(info.dli_fname, "libc.so")) {
+      std::fprintf(stderr, "slab_bench: glibc's malloc/free resolve to %s, not libc.so.6\n",
+                   fn && info.dli_fname ? info.dli_fname : "nothing");
+      return false;
+    }
+  }
+  return true;
+}
 
 template <typename A>
 void BM_lifo64(benchmark::State& state) {
@@ -159,6 +187,7 @@ class MedianReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!resolve_glibc()) return 1;
   std::vector<char*> args(argv, argv + argc);
   bool has_reps = false;
   for (int i = 1; i < argc; ++i) has_reps |= std::strncmp(argv[i], "--benchmark_repetitions", 23) == 0;
