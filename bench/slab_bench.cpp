@@ -9,7 +9,8 @@
 //            live one and allocates a new random size in its place
 //
 // Times are per pair (items_per_second is pairs/s). Unless given, the binary
-// adds --benchmark_repetitions=5 --benchmark_report_aggregates_only=true and
+// adds --benchmark_repetitions=9 --benchmark_report_aggregates_only=true
+// --benchmark_enable_random_interleaving=true and
 // prints, at the end, the median time per pair and the ratios
 // (kheap / mimalloc, glibc / kheap). For churn it also prints the memory
 // target: pages kheap holds at the end of the run vs the bytes live then.
@@ -48,13 +49,20 @@ void ensure_machine() {
   }
 }
 
+// collect(): give cached free memory back before a benchmark starts, so that
+// each starts from the same state whatever ran before it (the repetitions
+// run interleaved, see main): after a churn, kheap's 64-byte magazines held
+// objects scattered over dozens of slabs, and lifo64 cycling through them
+// took 10-20% longer than from a fresh slab.
 struct Kheap {
   static void* alloc(size_t n) { return kmalloc(n); }
   static void release(void* p) { kfree(p); }
+  static void collect() { slab_shrink_all(); }
 };
 struct Mimalloc {
   static void* alloc(size_t n) { return mi_malloc(n); }
   static void release(void* p) { mi_free(p); }
+  static void collect() { mi_collect(true); }
 };
 // Debian's libmimalloc.so interposes malloc and free in this binary — and
 // __libc_malloc/__libc_free too (until 2026-12 this column called those, and
@@ -67,6 +75,9 @@ struct Glibc {
   static inline FreeFn free_fn = nullptr;
   static void* alloc(size_t n) { return malloc_fn(n); }
   static void release(void* p) { free_fn(p); }
+  static void collect() { trim_fn(0); }
+  using TrimFn = int (*)(size_t);
+  static inline TrimFn trim_fn = nullptr;
 };
 
 // Resolve Glibc's entry points; false (with the reason) unless both come from
@@ -79,10 +90,12 @@ bool resolve_glibc() {
   }
   Glibc::malloc_fn = reinterpret_cast<Glibc::MallocFn>(dlsym(libc, "malloc"));
   Glibc::free_fn = reinterpret_cast<Glibc::FreeFn>(dlsym(libc, "free"));
-  for (void* fn : {reinterpret_cast<void*>(Glibc::malloc_fn), reinterpret_cast<void*>(Glibc::free_fn)}) {
+  Glibc::trim_fn = reinterpret_cast<Glibc::TrimFn>(dlsym(libc, "malloc_trim"));
+  for (void* fn : {reinterpret_cast<void*>(Glibc::malloc_fn), reinterpret_cast<void*>(Glibc::free_fn),
+                   reinterpret_cast<void*>(Glibc::trim_fn)}) {
     Dl_info info{};
     if (!fn || !dladdr(fn, &info) || !info.dli_fname || !std::strstr(info.dli_fname, "libc.so")) {
-      std::fprintf(stderr, "slab_bench: glibc's malloc/free resolve to %s, not libc.so.6\n",
+      std::fprintf(stderr, "slab_bench: glibc's malloc/free/malloc_trim resolve to %s, not libc.so.6\n",
                    fn && info.dli_fname ? info.dli_fname : "nothing");
       return false;
     }
@@ -93,6 +106,7 @@ bool resolve_glibc() {
 template <typename A>
 void BM_lifo64(benchmark::State& state) {
   ensure_machine();
+  A::collect();
   size_t size = 64;
   benchmark::DoNotOptimize(size);
   void* keep = A::alloc(size);  // the slab / page stays in use, as in a running system
@@ -135,6 +149,7 @@ struct ChurnMemory {
 template <typename A>
 void BM_churn(benchmark::State& state) {
   ensure_machine();
+  A::collect();
   const ChurnPlan& pl = plan();
   std::vector<void*> live(kLive);
   std::vector<uint16_t> live_size(pl.initial);
@@ -189,14 +204,22 @@ class MedianReporter : public benchmark::ConsoleReporter {
 int main(int argc, char** argv) {
   if (!resolve_glibc()) return 1;
   std::vector<char*> args(argv, argv + argc);
-  bool has_reps = false;
-  for (int i = 1; i < argc; ++i) has_reps |= std::strncmp(argv[i], "--benchmark_repetitions", 23) == 0;
-  static char reps[] = "--benchmark_repetitions=5";
+  bool has_reps = false, has_interleaving = false;
+  for (int i = 1; i < argc; ++i) {
+    has_reps |= std::strncmp(argv[i], "--benchmark_repetitions", 23) == 0;
+    has_interleaving |= std::strncmp(argv[i], "--benchmark_enable_random_interleaving", 38) == 0;
+  }
+  static char reps[] = "--benchmark_repetitions=9";
   static char aggr[] = "--benchmark_report_aggregates_only=true";
+  // Repetitions of all six benchmarks in random order, not kheap's five, then
+  // mimalloc's, then glibc's: on a VM whose speed drifts by 20-30% over tens
+  // of seconds, back-to-back blocks put the drift into the ratios.
+  static char interleave[] = "--benchmark_enable_random_interleaving=true";
   if (!has_reps) {
     args.push_back(reps);
     args.push_back(aggr);
   }
+  if (!has_interleaving) args.push_back(interleave);
   int n = static_cast<int>(args.size());
   benchmark::Initialize(&n, args.data());
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
