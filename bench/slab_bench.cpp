@@ -71,17 +71,17 @@ struct Mimalloc {
 struct Glibc {
   using MallocFn = void* (*)(size_t);
   using FreeFn = void (*)(void*);
+  using TrimFn = int (*)(size_t);
   static inline MallocFn malloc_fn = nullptr;
   static inline FreeFn free_fn = nullptr;
+  static inline TrimFn trim_fn = nullptr;
   static void* alloc(size_t n) { return malloc_fn(n); }
   static void release(void* p) { free_fn(p); }
   static void collect() { trim_fn(0); }
-  using TrimFn = int (*)(size_t);
-  static inline TrimFn trim_fn = nullptr;
 };
 
-// Resolve Glibc's entry points; false (with the reason) unless both come from
-// libc.so.6 and not from libmimalloc.
+// Resolve Glibc's entry points; false (with the reason) unless all three come
+// from libc.so.6, not from libmimalloc.
 bool resolve_glibc() {
   void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
   if (!libc) {
@@ -211,9 +211,9 @@ int main(int argc, char** argv) {
   }
   static char reps[] = "--benchmark_repetitions=9";
   static char aggr[] = "--benchmark_report_aggregates_only=true";
-  // Repetitions of all six benchmarks in random order, not kheap's five, then
-  // mimalloc's, then glibc's: on a VM whose speed drifts by 20-30% over tens
-  // of seconds, back-to-back blocks put the drift into the ratios.
+  // The repetitions of all six benchmarks in random order, not all of kheap's,
+  // then all of mimalloc's, then glibc's: on a VM whose speed drifts by 20-30%
+  // over tens of seconds, back-to-back blocks put the drift into the ratios.
   static char interleave[] = "--benchmark_enable_random_interleaving=true";
   if (!has_reps) {
     args.push_back(reps);
