@@ -27,14 +27,17 @@ int main() {
   void* a = kheap::kmalloc(64);
   void* b = kheap::kmalloc(64);
   std::atomic<int> stage{0};
-  void* w[3];
+  // The worker: 62 kmalloc(128)s empty its alloc magazine (61) and refill it
+  // (60 left). kfree(w[0]) fills it again, so kfree(w[1]) goes onto the freed
+  // magazine: objects in both.
+  void* w[62];
   std::thread worker([&] {
     for (auto& p : w) p = kheap::kmalloc(128);
+    kheap::kfree(w[0]);
     kheap::kfree(w[1]);
     stage = 1;
     while (stage != 2) std::this_thread::yield();
-    kheap::kfree(w[0]);
-    kheap::kfree(w[2]);
+    for (size_t i = 2; i < sizeof w / sizeof w[0]; ++i) kheap::kfree(w[i]);
   });  // (its cache is drained and released when it exits)
   while (stage != 1) std::this_thread::yield();
   void* big = kheap::kmalloc(100000);

@@ -91,6 +91,21 @@ size_t live_kmalloc_objects() {
   return n;
 }
 
+// Free v[1..] so that `victim` ends up back in its slab, not in a magazine:
+// kfree fills the class's alloc magazine first, and what lands there stays
+// until it is handed out again. So victim goes only after kMagazineMax other
+// frees (the alloc magazine is full by then) onto the freed magazine, and the
+// frees after it overflow that one to the slabs many times over. v[0] stays
+// allocated (it keeps the slab).
+void free_all_but_first_so_that_victim_drains(const std::vector<void*>& v, void* victim) {
+  std::vector<void*> order;
+  for (size_t i = 1; i < v.size(); ++i)
+    if (v[i] != victim) order.push_back(v[i]);
+  ASSERT_GT(order.size(), 4 * slab::kMagazineMax);
+  order.insert(order.begin() + slab::kMagazineMax, victim);
+  for (void* p : order) kfree(p);
+}
+
 // Each thread: its own live set, random sizes up to 3000 bytes (some large
 // blocks), every object tagged; frees and allocations interleaved.
 TEST_F(ThreadCacheTest, PrivateChurnInFourThreadsKeepsEveryObjectIntact) {
@@ -424,7 +439,7 @@ TEST_F(ThreadCacheTest, DoubleFreeAfterTheObjectWasDrainedToItsSlabIsReported) {
   std::vector<void*> many;
   for (int i = 0; i < 500; ++i) many.push_back(kmalloc(64));
   void* p = many[7];
-  for (size_t i = 1; i < many.size(); ++i) kfree(many[i]);  // p goes through the magazine and back to its slab
+  free_all_but_first_so_that_victim_drains(many, p);  // p goes through a magazine and back to its slab
   EXPECT_FALSE(slab::thread_cache_holding(p));
   EXPECT_EQ(describe_address(many[0]).allocated, true);  // (keeps p's slab alive)
   kfree(p);
@@ -577,7 +592,7 @@ TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoAnObjectBackInItsSlabIsReportedAtRe
   std::vector<void*> v;
   for (int i = 0; i < 400; ++i) v.push_back(kmalloc(96));
   void* victim = v[5];
-  for (size_t i = 1; i < v.size(); ++i) kfree(v[i]);  // victim drains back to its slab (v[0] keeps the slab)
+  free_all_but_first_so_that_victim_drains(v, victim);  // victim drains back to its slab
   ASSERT_FALSE(slab::thread_cache_holding(victim));
   std::memset(victim, 0x41, 8);
   std::vector<void*> w;
@@ -585,6 +600,36 @@ TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoAnObjectBackInItsSlabIsReportedAtRe
   ASSERT_EQ(report_count(), 1u);
   EXPECT_EQ(last_report().bug_class, BugClass::UseAfterFreeWrite);
   EXPECT_NE(std::string(last_report().text).find("41 41 41 41"), std::string::npos) << last_report().text;
+  for (void* x : w) EXPECT_NE(x, victim);
+  for (void* x : w) kfree(x);
+  kfree(v[0]);
+  EXPECT_TRUE(slab_check());
+}
+
+// The drop-in malloc's exit check looks at the free objects in the slabs too
+// (slab_free_marks_check): a write into one is reported there, before any
+// refill reaches it, and the slab is left as it was — the refill still
+// reports it and keeps it out of use.
+TEST_F(ThreadCacheTest, WriteIntoAFreeObjectInItsSlabIsFoundByTheFreeObjectCheck) {
+  std::vector<void*> v;
+  for (int i = 0; i < 400; ++i) v.push_back(kmalloc(96));
+  void* victim = v[5];
+  free_all_but_first_so_that_victim_drains(v, victim);
+  ASSERT_FALSE(slab::thread_cache_holding(victim));
+  EXPECT_TRUE(slab_free_marks_check());
+  EXPECT_EQ(report_count(), 0u);
+  std::memset(victim, 0x41, 8);
+  EXPECT_FALSE(slab_free_marks_check());
+  ASSERT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::UseAfterFreeWrite);
+  std::string text = last_report().text;
+  EXPECT_NE(text.find("free-object check"), std::string::npos) << text;
+  EXPECT_NE(text.find("41 41 41 41 41 41 41 41"), std::string::npos) << text;
+  EXPECT_NE(text.find("kmalloc-96"), std::string::npos) << text;
+  EXPECT_TRUE(slab_check());
+  std::vector<void*> w;
+  for (int i = 0; i < 400; ++i) w.push_back(kmalloc(96));
+  EXPECT_EQ(report_count(), 2u);  // and again by the refill, which takes it out of use
   for (void* x : w) EXPECT_NE(x, victim);
   for (void* x : w) kfree(x);
   kfree(v[0]);

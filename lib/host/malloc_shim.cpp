@@ -226,7 +226,8 @@ __attribute__((constructor)) void shim_constructor() {
 void heap_damaged(const char* op);
 
 // At exit, one last look at what is free: objects waiting in the thread
-// caches must still carry their free mark, and in debug mode every live and
+// caches and free objects in the kmalloc slabs must still carry their free
+// mark (slab_free_marks_check), and in debug mode every live and
 // quarantined block its redzones and poison. A use-after-free write found
 // here is reported, and aborts like any other.
 __attribute__((destructor)) void shim_destructor() {
@@ -234,6 +235,7 @@ __attribute__((destructor)) void shim_destructor() {
   if (!g_ready) return;
   uint32_t reports = report_count();
   thread_caches_check();
+  slab_free_marks_check();
   if (g_slab_debug_active) slab_debug_validate();
   if (report_count() != reports) heap_damaged("the exit check");
 }

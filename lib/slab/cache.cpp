@@ -227,10 +227,10 @@ SlabPage* slab_create(KmemCache* c) {
   vm::PageHeap* ph = g_slab.page_heap;
   void* header = nullptr;
   if (c->off_slab && !(header = slab_meta_alloc())) return nullptr;
-  // A kmalloc slab's run is tagged with its class's freed magazine (where
+  // A kmalloc slab's run is tagged with its class's alloc magazine (where
   // kfree's inline path puts the object); other slabs with the cache's id.
   bool kmalloc_class = c->tc_class < kNumClasses;
-  uint16_t tag = kmalloc_class ? freed_magazine_offset(c->tc_class) : c->id;
+  uint16_t tag = kmalloc_class ? alloc_magazine_offset(c->tc_class) : c->id;
   void* run = ph->alloc_run(c->pages_per_slab, vm::RunOwner::Slab, header, tag);
   if (!run) {
     if (header) slab_meta_free(static_cast<SlabPage*>(header));
@@ -1000,6 +1000,29 @@ bool kmem_cache_check(const KmemCache* c) {
   if (full != c->full_count) return check_fail(c, "full slabs found in the page heap != counter", c);
   if (c->empty_count > kKeepEmptySlabs) return check_fail(c, "more empty slabs kept than allowed", c);
   return true;
+}
+
+bool slab_free_marks_check() {
+  RecursiveGuard guard(g_slab.lock);
+  if (!g_slab.ready) return true;
+  bool ok = true;
+  auto check = [&](const KmemCache* c, const SlabPage* s) {
+    for (size_t i = 0; i < c->objects_per_slab; ++i) {
+      void* p = object_at(c, s, i);
+      if (index_is_free(c, s, i) && free_mark_word(p) != g_hot.free_mark) {
+        report_free_mark_overwritten(p, "free-object check", false);
+        ok = false;
+      }
+    }
+  };
+  for (const KmemCache* c : g_slab.caches) {
+    if (c->tc_class >= kNumClasses) continue;
+    if (c->cpu_slab) check(c, c->cpu_slab);
+    const SlabList* lists[] = {&c->partial, &c->empty, &c->private_slabs};
+    for (const SlabList* l : lists)
+      for (const SlabPage* s : *l) check(c, s);
+  }
+  return ok;
 }
 
 bool slab_check() {

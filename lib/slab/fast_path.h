@@ -76,7 +76,7 @@ inline void* kmalloc_small_fast(size_t size) { return magazine_pop(g_hot.fast_ma
 void* magazine_reload_pop(size_t size);
 
 // kfree's inline checks: true, and in *magazine the offset in a ThreadCache
-// of the freed magazine that `p` goes onto, if p is an exact object start in
+// of the alloc magazine of p's class (kfree's first choice), if p is an exact object start in
 // a kmalloc slab, not carrying the free mark (neither in a magazine nor free
 // in its slab: thread_cache.h); false for anything else — a bad pointer, a large block,
 // an object of another cache, a caller's word that happens to equal the
@@ -100,7 +100,7 @@ inline bool kfree_fast_check(void* p, uintptr_t* magazine) {
 #else
   if (__builtin_expect(e->owner_word2 == 0, 0)) return false;  // measurement-only build: no boundary or double-free check
 #endif
-  *magazine = e->tag;  // the run's tag: the offset of its class's freed magazine in a ThreadCache
+  *magazine = e->tag;  // the run's tag: the offset of its class's alloc magazine in a ThreadCache
   return true;
 }
 
@@ -108,16 +108,27 @@ inline Magazine* magazine_at(uintptr_t offset) {
   return reinterpret_cast<Magazine*>(reinterpret_cast<char*>(t_thread_cache) + offset);
 }
 
-// kfree's inline path: kfree_fast_check's checks, and a push onto that
-// magazine if it has room. False otherwise (kfree_slow: a full magazine
-// first tries thread_cache_push_full, without the lock).
+// The freed magazine of the class whose alloc magazine is `alloc`.
+inline Magazine* freed_of(Magazine* alloc) {
+  return reinterpret_cast<Magazine*>(reinterpret_cast<char*>(alloc) + (offsetof(ThreadCache, freed) - offsetof(ThreadCache, alloc)));
+}
+
+// kfree's inline path: kfree_fast_check's checks, and a push onto the
+// class's alloc magazine — so the next kmalloc of the class hands the same
+// object out again, still in the cache — or, when that one is full, onto
+// its freed magazine. False otherwise (kfree_slow: both full, or anything
+// the checks did not pass).
 inline bool kfree_fast(const void* ptr) {
   void* p = const_cast<void*>(ptr);
   uintptr_t offset;
   if (__builtin_expect(!kfree_fast_check(p, &offset), 0)) return false;
   Magazine* m = magazine_at(offset);
   uintptr_t n = m->count;
-  if (__builtin_expect(n >= m->capacity, 0)) return false;
+  if (__builtin_expect(n >= m->capacity, 0)) {
+    m = freed_of(m);
+    n = m->count;
+    if (__builtin_expect(n >= m->capacity, 0)) return false;
+  }
   free_mark_word(p) = g_hot.free_mark;
   m->stack[n + 1] = p;
   count_up(m->count);

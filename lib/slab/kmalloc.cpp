@@ -262,13 +262,14 @@ void free_block(const Block& b, void* p) {
 // under the lock. A good kmalloc object still goes into the magazine.
 __attribute__((noinline)) void kfree_slow(void* p, const void* site) {
   if (__builtin_expect(g_slab_debug_active, 0)) return slab_debug_kfree(p, site);
-  if (!p || thread_cache_push_full(p)) return;
+  if (!p) return;
   RecursiveGuard guard(g_slab.lock);
   if (SlabPage* s = slab_page_of(p)) {
     if (!check_slab_object(nullptr, s, p, "kfree", true)) return;  // reported
     KmemCache* c = s->cache;
     if (c->tc_class < kNumClasses && thread_cache_make_room(c->tc_class)) {
-      Magazine& m = t_thread_cache->freed[c->tc_class];
+      Magazine& a = t_thread_cache->alloc[c->tc_class];
+      Magazine& m = a.count < a.capacity ? a : t_thread_cache->freed[c->tc_class];
       free_mark_word(p) = g_hot.free_mark;
       m.slots()[m.count++] = p;
       return;

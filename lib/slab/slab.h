@@ -144,6 +144,12 @@ bool slab_check();                 // every cache
 // its free mark intact (a use-after-free write into a cached object is
 // reported as such). Cheap: at most 2 x 63 objects per class per thread.
 bool thread_caches_check();
+// Every free object in the kmalloc caches' slabs (not full ones) still
+// carries its free mark: a write into one (a use-after-free, or an overflow
+// from its neighbour) is reported; the object is left where it is, and the
+// refill that next reaches it reports it again and takes it out of use.
+// O(objects in non-full slabs): the drop-in malloc's exit check.
+bool slab_free_marks_check();
 size_t slab_shrink_all();          // kmem_cache_shrink on every cache (also releases the current slabs); pages
 
 // kmalloc size rounding: the usable size kmalloc(size) would give (a size

@@ -80,7 +80,7 @@ void print_thread_cache() {
     print("thread cache: none yet (made on the first kmalloc that misses)\n");
     return;
   }
-  print("thread cache %p: magazines with objects (alloc: kmalloc pops, freed: kfree pushes)\n",
+  print("thread cache %p: magazines with objects (alloc: kmalloc pops, kfree pushes; freed: where kfree pushes when alloc is full)\n",
         static_cast<const void*>(tc));
   size_t total = 0, bytes = 0;
   for (size_t i = 0; i < kNumClasses; ++i) {

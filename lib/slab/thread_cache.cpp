@@ -135,20 +135,6 @@ void move_all(Magazine& from, Magazine& to) {
   publish_move(from, 0, to, from.count);
 }
 
-// Move the top `n` objects of `from` (its most recent frees: likely still in
-// the cache) onto the top of `to`, which has room for them: they are the
-// next ones kmalloc hands out. Used when the freed magazine is full, so that
-// the slabs (and the lock) are only visited when both magazines of a class
-// are full or both empty: under a random mix of kmallocs and kfrees that is
-// about 3x less often than draining whenever the freed one fills (a random
-// walk over 0..2*capacity objects instead of 0..capacity).
-void move_top(Magazine& from, Magazine& to, uintptr_t n) {
-  if (n > from.count) n = from.count;
-  KHEAP_ASSERT(to.count + n <= to.capacity);
-  memcpy(to.slots() + to.count, from.slots() + from.count - n, n * sizeof(void*));
-  publish_move(from, from.count - n, to, to.count + n);
-}
-
 void release_locked(ThreadCache* tc) {
   thread_cache_drain_all(tc);
   for (size_t cls = 0; cls < kNumClasses; ++cls) {
@@ -196,7 +182,7 @@ bool intact_top(Magazine& m) {
 
 }  // namespace
 
-void report_free_mark_overwritten(void* p, const char* where) {
+void report_free_mark_overwritten(void* p, const char* where, bool taken_out) {
   RecursiveGuard g(g_slab.lock);
   const SlabPage* s = slab_page_of(p);
   const KmemCache* c = s ? s->cache : nullptr;
@@ -208,9 +194,11 @@ void report_free_mark_overwritten(void* p, const char* where) {
   report_bug(BugClass::UseAfterFreeWrite,
              "%s: object %zu of cache %s (object size %zu) at %p was written after it was freed\n"
              "  first bytes: %s (its first word should hold the free mark %#zx)\n"
-             "  the object is taken out of use\n",
+             "  %s\n",
              where, c ? static_cast<size_t>(object_index(c, s, p)) : ~size_t{0}, c ? c->name : "?",
-             c ? c->size : 0, p, bytes, static_cast<size_t>(g_hot.free_mark));
+             c ? c->size : 0, p, bytes, static_cast<size_t>(g_hot.free_mark),
+             taken_out ? "the object is taken out of use"
+                       : "the object is free in its slab; the refill that reaches it takes it out of use");
 }
 
 void* magazine_reload_pop(size_t size) {
@@ -250,36 +238,12 @@ bool thread_cache_refill(size_t cls) {
 }
 
 bool thread_cache_make_room(size_t cls) {
-  ThreadCache* tc = t_thread_cache;
-  if (!is_placeholder(tc)) {
-    Magazine& f = tc->freed[cls];
-    Magazine& a = tc->alloc[cls];
-    if (f.count == f.capacity && a.count < a.capacity) {
-      move_top(f, a, a.capacity - a.count);  // no lock
-      return true;
-    }
-  }
   RecursiveGuard g(g_slab.lock);
-  if (!(tc = own_cache_locked())) return false;
-  Magazine& m = tc->freed[cls];
-  if (m.count == m.capacity) drain(m, m.capacity / 2);
-  return true;
-}
-
-bool thread_cache_push_full(void* p) {
-  uintptr_t offset;
-  ThreadCache* tc = t_thread_cache;
-  if (!kfree_fast_check(p, &offset) || is_placeholder(tc)) return false;
-  Magazine* f = magazine_at(offset);
-  size_t cls = static_cast<size_t>(f - tc->freed);
-  KHEAP_ASSERT(cls < kNumClasses);
+  ThreadCache* tc = own_cache_locked();
+  if (!tc) return false;
   Magazine& a = tc->alloc[cls];
-  if (f->count == f->capacity) {
-    if (a.count == a.capacity) return false;  // both full: some go back to the slabs, under the lock
-    move_top(*f, a, a.capacity - a.count);
-  }
-  free_mark_word(p) = g_hot.free_mark;
-  f->slots()[f->count++] = p;
+  Magazine& f = tc->freed[cls];
+  if (a.count == a.capacity && f.count == f.capacity) drain(f, f.capacity / 2);
   return true;
 }
 

@@ -698,7 +698,7 @@ alloc magazine's top is what the next kmalloc of that size returns; a freed one'
             return
         tc = tc_ptr(addr)
         magic = u(tc.dereference()["magic"])
-        print("thread cache 0x%x: magazines with objects (alloc: kmalloc pops, freed: kfree pushes)" % addr)
+        print("thread cache 0x%x: magazines with objects (alloc: kmalloc pops, kfree pushes; freed: where kfree pushes when alloc is full)" % addr)
         print("    %s; magic %s; %s%s" % (
             which_tc, "ok" if magic == THREAD_CACHE_MAGIC else "BAD (0x%x: not a live ThreadCache)" % magic,
             live_list, "" if any(u(t) == addr for t in tcs) else " (this one is NOT among them)"))

@@ -20,15 +20,16 @@ run_case kfree-twice 64M 60 0 \
   "kmalloc 64; kmalloc 64; block last; kfree last; kfree last; kmalloc 100; kfree last+4; block last+8; slabinfo; exit 0" \
   check_double_free
 
-# The CPU's thread cache: a freed object waits in the `freed` magazine (the
-# slab still counts it in use), `block` and `tcache` say so, and freeing it
-# again is a double free found in that magazine.
+# The CPU's thread cache: a freed object waits on top of the `alloc` magazine
+# it came from, for the next kmalloc of its size (the slab still counts it in
+# use); `block` and `tcache` say so, and freeing it again is a double free
+# found in that magazine.
 check_thread_cache() {
   expect ': object [0-9]+ of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]{8}, offset 0, allocated' 'block of the new object'
   expect '^kfree: freed 0x'
   expect ": object [0-9]+ of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]{8}, offset 0, free \(in the CPU's thread cache\)" 'block after kfree'
   expect '^thread cache 0x[0-9a-f]{8}: magazines with objects' 'tcache header'
-  expect '^  kmalloc-64 +alloc +[0-9]+/[0-9]+ +freed +1/[0-9]+$' 'the freed object is in the freed magazine'
+  expect '^  kmalloc-64 +alloc +61/61 +freed +0/61$' 'the freed object is back on the alloc magazine (refilled full, one pop, one push)'
   expect '^kheap: double free$'
   expect 'already free \(in the calling thread cache' 'found in the magazine'
 }

@@ -37,9 +37,9 @@ expect_in() {  # expect_in NAME FILE REGEX
 # creates the cache and fills its kmalloc-64 alloc magazine (capacity 61:
 # object 0..60 of a fresh cpu slab, pushed in that order); kmalloc pops the
 # top: object 60 (`first`), then object 59 (`second`); kfree pushes `second`
-# onto the freed magazine. So: 59 in alloc (top object 58), 1 in freed; the
-# slab counts 61 in use, 60 of them in magazines. kmalloc(5000) fills
-# kmalloc-5120's (capacity 8) and pops 1.
+# back onto the alloc magazine (it has room). So: 60 in alloc (top object 59,
+# `second`, then 58), none in freed; the slab counts 61 in use, 60 of them in
+# magazines. kmalloc(5000) fills kmalloc-5120's (capacity 8) and pops 1.
 klog=build/logs/gdb-kernel.out
 cat >build/logs/gdb-kernel.gdb <<'G'
 break kheap::kernel::monitor_loop
@@ -81,9 +81,8 @@ expect_in kernel-slabinfo-magazines "$klog" \
 sed -n '/^kheap> tcache/,/objects cached/p' "$serial.txt" | grep -v '^kheap>' >build/logs/gdb-kernel-tcache.expected
 sed -n '/^==== kheap tcache/,/objects cached/p' "$klog" | grep -v '^====' | grep -v '^    ' >build/logs/gdb-kernel-tcache.actual
 compare kernel-tcache build/logs/gdb-kernel-tcache.expected build/logs/gdb-kernel-tcache.actual
-expect_in kernel-tcache-numbers build/logs/gdb-kernel-tcache.actual '^  kmalloc-64     alloc 59/61  freed  1/61$'
-expect_in kernel-tcache-alloc-top "$klog" "^    alloc, top first \(the next kmalloc\): $(hex "$first - 128") $(hex "$first - 192") "
-expect_in kernel-tcache-freed-top "$klog" "^    freed, top first \(the latest kfree\): $second\$"
+expect_in kernel-tcache-numbers build/logs/gdb-kernel-tcache.actual '^  kmalloc-64     alloc 60/61  freed  0/61$'
+expect_in kernel-tcache-alloc-top "$klog" "^    alloc, top first \(the next kmalloc\): $second $(hex "$first - 128") $(hex "$first - 192") "
 expect_in kernel-tcache-current "$klog" '^    the current thread.s \(kheap::slab::t_thread_cache\); magic ok; live thread caches: 0x[0-9a-f]{8}$'
 expect_in kernel-buddy "$klog" '^order 10 \( 4096 KiB blocks\): +[0-9]+ free'
 expect_in kernel-brk "$klog" '^window +0xc0000000-0xe0000000'
@@ -91,11 +90,11 @@ expect_in kernel-pagemap "$klog" '^legend: '
 expect_in kernel-pagemap-slab "$klog" '^0x[0-9a-f]{8}  [A-Za-z]*S'
 # (the slab's next object out: 61, the first one the refill left)
 expect_in kernel-cache "$klog" "^  slab 0x[0-9a-f]{8} \\[private\\] objects at 0x[0-9a-f]{8}: 61/64 in use \\(60 of them in magazines\\); 3 free, next out first: $(hex "$first + 64") $(hex "$first + 128") "
-expect_in kernel-cache-magazines "$klog" '^  of those in use, 60 are free in thread-cache magazines \(59 in alloc, 1 in freed magazines\): 1 allocated by callers$'
+expect_in kernel-cache-magazines "$klog" '^  of those in use, 60 are free in thread-cache magazines \(60 in alloc, 0 in freed magazines\): 1 allocated by callers$'
 expect_in kernel-block-allocated "$klog" ': object 60 of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]{8}, offset 8, allocated;'
 expect_in kernel-block-free "$klog" ': object 62 of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]{8}, offset 0, free; slab run'
-expect_in kernel-block-alloc-magazine "$klog" "^$(hex "$first - 128"): object 58 of cache kmalloc-64 .*, offset 0, free \(in the alloc magazine of thread cache 0x[0-9a-f]{8}, slot 58 of 59: the top, the next kmalloc of its size takes it\); slab run"
-expect_in kernel-block-freed-magazine "$klog" "^$second: object 59 of cache kmalloc-64 .*, offset 0, free \(in the freed magazine of thread cache 0x[0-9a-f]{8}, slot 0 of 1: the top, the latest kfree\); slab run"
+expect_in kernel-block-alloc-magazine "$klog" "^$second: object 59 of cache kmalloc-64 .*, offset 0, free \(in the alloc magazine of thread cache 0x[0-9a-f]{8}, slot 59 of 60: the top, the next kmalloc of its size takes it\); slab run"
+expect_in kernel-block-alloc-magazine-below "$klog" "^$(hex "$first - 128"): object 58 of cache kmalloc-64 .*, offset 0, free \(in the alloc magazine of thread cache 0x[0-9a-f]{8}, slot 58 of 60\); slab run"
 expect_in kernel-block-monitor-agrees "$serial.txt" "^$second: object 59 of cache kmalloc-64 .*, offset 0, free \(in the CPU's thread cache\); slab run"
 expect_in kernel-block-outside "$klog" '^0x00001000: not in the kernel heap'
 expect_in kernel-heaps "$klog" '\(process heap\)$'
@@ -110,18 +109,18 @@ counts=($(sed -n 's/^  kmalloc-64     alloc \([0-9]*\)\/61  freed  *\([0-9]*\)\/
 tops=($(sed -n 's/^    alloc, top first (the next kmalloc): \(0x[0-9a-f]*\) .*/\1/p' "$wlog"))
 freed_top=$(sed -n 's/^    freed, top first (the latest kfree): \(0x[0-9a-f]*\)$/\1/p' "$wlog")
 returned=$(sed -n 's/^Value returned is \$2 = (void \*) \(0x[0-9a-f]*\)$/\1/p' "$wlog")
-if grep -q '^thread cache: none yet' "$wlog" && [ "${counts[*]}" = "60:0 59:0 59:1" ] && [ ${#tops[@]} = 3 ] &&
-   [ "${tops[0]}" = "$returned" ] && [ "${tops[1]}" != "$returned" ] && [ "${tops[2]}" = "${tops[1]}" ] &&
-   [ "$freed_top" = "$returned" ]; then
-  passed=$((passed + 1)); echo "[  OK  ] gdb walkthrough (object $returned left the alloc magazine's top and came back onto the freed one)"
+if grep -q '^thread cache: none yet' "$wlog" && [ "${counts[*]}" = "60:0 59:0 60:0" ] && [ ${#tops[@]} = 3 ] &&
+   [ "${tops[0]}" = "$returned" ] && [ "${tops[1]}" != "$returned" ] && [ "${tops[2]}" = "$returned" ] &&
+   [ -z "$freed_top" ]; then
+  passed=$((passed + 1)); echo "[  OK  ] gdb walkthrough (object $returned left the alloc magazine's top and came back onto it)"
 else
   failed=$((failed + 1))
   echo "[ FAIL ] gdb walkthrough: counts '${counts[*]}', alloc tops '${tops[*]}', freed top '$freed_top', returned '$returned'"
   tail -n 30 "$wlog" | sed 's/^/    | /'
 fi
 expect_in walkthrough-block-allocated "$wlog" "^$returned: object 59 of cache kmalloc-64 .*, allocated; slab run"
-expect_in walkthrough-block-free "$wlog" "^$returned: object 59 of cache kmalloc-64 .*, free \(in the freed magazine of thread cache 0x[0-9a-f]{8}, slot 0 of 1: the top, the latest kfree\); slab run"
-expect_in walkthrough-slab-counts "$wlog" '^  of those in use, 60 are free in thread-cache magazines \(59 in alloc, 1 in freed magazines\): 1 allocated by callers$'
+expect_in walkthrough-block-free "$wlog" "^$returned: object 59 of cache kmalloc-64 .*, free \(in the alloc magazine of thread cache 0x[0-9a-f]{8}, slot 59 of 60: the top, the next kmalloc of its size takes it\); slab run"
+expect_in walkthrough-slab-counts "$wlog" '^  of those in use, 60 are free in thread-cache magazines \(60 in alloc, 0 in freed magazines\): 1 allocated by callers$'
 marks=($(sed -n 's/^first word of \$obj: \([0-9a-fx]*\) (the free mark: \(0x[0-9a-f]*\))$/\1 \2/p' "$wlog"))
 if [ ${#marks[@]} = 4 ] && [ "${marks[0]}" = 0 ] && [ "${marks[2]}" = "${marks[3]}" ] && [ "${marks[1]}" = "${marks[3]}" ]; then
   passed=$((passed + 1)); echo "[  OK  ] gdb walkthrough-free-mark (0 while allocated, ${marks[3]} after kfree)"
@@ -132,8 +131,10 @@ expect_in walkthrough-pretty "$wlog" '^\$3 = SlabPage\{cache kmalloc-64, private
 
 # --- host -------------------------------------------------------------------
 # gdb_target: main's kmalloc(64) x2 as in the kernel (magazines of 61, filled
-# full: 59 left); a worker thread's kmalloc(128) x3 and kfree of the second
-# (object 59): 58 in its alloc magazine, 1 in its freed one. The worker's
+# full: 59 left); a worker thread's kmalloc(128) x62 (its alloc magazine
+# emptied once and refilled: 60 left), kfree of the first (back on the alloc
+# magazine: full) and of the second (object 59, onto the freed one): 61 in
+# its alloc magazine, 1 in its freed one. The worker's
 # cache is read in thread 2 (gdb reads the thread_local t_thread_cache through
 # libthread_db), then by address with t_thread_cache made unreadable (the
 # fallback: the caches on g_thread_caches), and the list of live caches again
@@ -187,7 +188,7 @@ sed -n '/^slabinfo - version: 2.1/,/^====/p' "$hlog" | grep -v '^====' | grep -v
   >build/logs/gdb-host-slabinfo.actual
 compare host-slabinfo build/logs/gdb-host-slabinfo.expected build/logs/gdb-host-slabinfo.actual
 expect_in host-slabinfo-magazines "$hlog" \
-  '^# in thread-cache magazines \(free, but counted in <active_objs>; 2 thread caches\): kmalloc-64 59, kmalloc-128 59$'
+  '^# in thread-cache magazines \(free, but counted in <active_objs>; 2 thread caches\): kmalloc-64 59, kmalloc-128 62$'
 expect_in host-cache "$hlog" '^cache things at 0x[0-9a-f]+: slot size 20[08]'
 # things: objects 0..4 allocated, 1 freed (into cache->cur_freed): next out are 5, 6, ... (cur_bits)
 # and object 1 only once the current group's cur_bits run out.
@@ -195,7 +196,8 @@ t1=$(sed -n 's/^\(0x[0-9a-f]*\) things\[1\].*/\1/p' "$prog")
 t_size=$(sed -n 's/^cache things at 0x[0-9a-f]*: slot size \([0-9]*\) .*/\1/p' "$hlog")
 t_next=$(printf '0x%x' $((t1 + 4 * ${t_size:-0})))
 expect_in host-cache-slab "$hlog" "^  slab 0x[0-9a-f]+ \\[cpu\\] objects at 0x[0-9a-f]+: 4/78 in use; 74 free, next out first: $t_next "
-expect_in host-cache-kmalloc "$hlog" '^  slab 0x[0-9a-f]+ \[private\] objects at 0x[0-9a-f]+: 61/64 in use \(59 of them in magazines\); '
+expect_in host-cache-kmalloc "$hlog" '^  slab 0x[0-9a-f]+ \[private\] objects at 0x[0-9a-f]+: 58/64 in use \(57 of them in magazines\); '
+expect_in host-cache-kmalloc-magazines "$hlog" '^  of those in use, 62 are free in thread-cache magazines \(61 in alloc, 1 in freed magazines\): 60 allocated by callers$'
 expect_in host-block-allocated "$hlog" ': object 60 of cache kmalloc-64 \(object size 64\) at 0x[0-9a-f]+, offset 0, allocated'
 expect_in host-block-freed "$hlog" ': object 1 of cache things \(object size 20[08]\) at 0x[0-9a-f]+, offset 0, free; slab run'
 # The two thread caches, each read in its own thread.
@@ -210,7 +212,7 @@ else
 fi
 sed -n '/^==== kheap tcache/,/objects cached/p' "$hlog" >build/logs/gdb-host-tcache.out
 expect_in host-tcache-main build/logs/gdb-host-tcache.out '^  kmalloc-64     alloc 59/61  freed  0/61$'
-expect_in host-tcache-worker build/logs/gdb-host-tcache.out '^  kmalloc-128    alloc 58/61  freed  1/61$'
+expect_in host-tcache-worker build/logs/gdb-host-tcache.out '^  kmalloc-128    alloc 61/61  freed  1/61$'
 expect_in host-tcache-worker-freed "$hlog" "^    freed, top first \\(the latest kfree\\): $(sed -n 's/^\(0x[0-9a-f]*\) kmalloc(128) (worker.*/\1/p' "$prog")\$"
 expect_in host-block-worker-magazine "$hlog" ": object 59 of cache kmalloc-128 .*, offset 0, free \\(in the freed magazine of thread cache $wtc, slot 0 of 1: the top, the latest kfree\\); slab run"
 expect_in host-tcache-fallback "$hlog" "^ERROR: kheap: cannot read t_thread_cache \\(simulated: no libthread_db\\); live thread caches: $live: use kheap tcache ADDR\$"
