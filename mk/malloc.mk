@@ -50,14 +50,6 @@ $(KHEAP_NOCHECKS_SO): $(PICN_OBJS)
 	@echo "  LD  [so]     $@"
 	@gcc -shared -flto=auto -O2 -o $@ $(PICN_OBJS) -Wl,--no-undefined -Wl,-z,now -Wl,--gc-sections -lc
 
-# Measurement only (make bench): the least a malloc/free pair can do, as a
-# column of the workload table (bench/workloads/freelist_floor.c says what it is).
-FLOOR_SO := $(HOSTB)/libfreelist_floor.so
-$(FLOOR_SO): bench/workloads/freelist_floor.c
-	@mkdir -p $(dir $@)
-	@echo "  CC  [so]     $@"
-	@gcc -std=c11 -O2 -fPIC -shared -fno-builtin $(WARN) -o $@ $<
-
 # The workload program (plain C++, linked with nothing of kheap: the allocator comes by LD_PRELOAD),
 # and three copies whose measured loops sit 16, 32 and 48 bytes further into their cache line
 # (WORKLOAD_LAYOUT_SHIFT; tools/bench-malloc.sh rotates through all four).
@@ -75,7 +67,7 @@ WORKLOAD_LAYOUTS := $(HOSTB)/malloc_workload $(addprefix $(HOSTB)/malloc_workloa
 malloc-lib: $(KHEAP_SO)
 check-malloc: $(KHEAP_SO)
 	@bash tools/test-parts/malloc.sh
-bench-malloc: $(KHEAP_SO) $(KHEAP_NOCHECKS_SO) $(FLOOR_SO) $(WORKLOAD_LAYOUTS)
+bench-malloc: $(KHEAP_SO) $(KHEAP_NOCHECKS_SO) $(WORKLOAD_LAYOUTS)
 	@tools/bench-malloc.sh
 
 # `make test` runs every tools/test-parts/*.sh: the malloc part needs the library.
