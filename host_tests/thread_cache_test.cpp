@@ -566,8 +566,7 @@ TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoTheFirstWordIsReportedAtReuse) {
   kfree(p);
   static char target[64];
   *static_cast<void**>(p) = target;  // a "free-list hijack"
-  // p waits in the freed magazine; it comes up for reuse once the alloc
-  // magazine has run dry and takes the freed one's objects.
+  // p waits on top of the alloc magazine: the next kmalloc(64) would reuse it.
   std::vector<void*> v;
   for (int i = 0; i < 200 && report_count() == 0; ++i) v.push_back(kmalloc(64));
   ASSERT_EQ(report_count(), 1u);

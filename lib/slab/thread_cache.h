@@ -106,7 +106,7 @@ struct ThreadCache {
   // would take kfree's loads of freed[i].count for reloads of kmalloc's
   // store to alloc[i].count (4K aliasing) and stall lifo pairs by ~2x.
   uint8_t spacing[2048]{};
-  Magazine freed[kNumClasses]{};  // kfree pushes
+  Magazine freed[kNumClasses]{};  // kfree pushes here when alloc[i] is full
   // The thread's private slab of each class, which its refills take from
   // (cache_internal.h); nullptr until the first refill. Under the slab lock.
   SlabPage* slab[kNumClasses]{};
