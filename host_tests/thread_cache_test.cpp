@@ -587,21 +587,34 @@ TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoTheFirstWordIsReportedAtReuse) {
   EXPECT_TRUE(slab_check());
 }
 
-TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoAnObjectBackInItsSlabIsReportedAtRefill) {
-  std::vector<void*> v;
-  for (int i = 0; i < 400; ++i) v.push_back(kmalloc(96));
-  void* victim = v[5];
-  free_all_but_first_so_that_victim_drains(v, victim);  // victim drains back to its slab
-  ASSERT_FALSE(slab::thread_cache_holding(victim));
-  std::memset(victim, 0x41, 8);
+// 400 kmalloc(96)s, all freed but the first (which keeps the slab) so that
+// the sixth ends up free in its slab, not in a magazine; that one is returned.
+void* a_96_byte_object_back_in_its_slab(std::vector<void*>* v) {
+  for (int i = 0; i < 400; ++i) v->push_back(kmalloc(96));
+  void* victim = (*v)[5];
+  free_all_but_first_so_that_victim_drains(*v, victim);
+  EXPECT_FALSE(slab::thread_cache_holding(victim));
+  return victim;
+}
+
+// 400 more kmalloc(96)s, which reach the victim's slab: the victim (written
+// after its free) is never among them. Then everything goes, v[0] last.
+void expect_refills_skip(void* victim, const std::vector<void*>& v) {
   std::vector<void*> w;
   for (int i = 0; i < 400; ++i) w.push_back(kmalloc(96));
-  ASSERT_EQ(report_count(), 1u);
-  EXPECT_EQ(last_report().bug_class, BugClass::UseAfterFreeWrite);
-  EXPECT_NE(std::string(last_report().text).find("41 41 41 41"), std::string::npos) << last_report().text;
   for (void* x : w) EXPECT_NE(x, victim);
   for (void* x : w) kfree(x);
   kfree(v[0]);
+}
+
+TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoAnObjectBackInItsSlabIsReportedAtRefill) {
+  std::vector<void*> v;
+  void* victim = a_96_byte_object_back_in_its_slab(&v);
+  std::memset(victim, 0x41, 8);
+  expect_refills_skip(victim, v);
+  ASSERT_EQ(report_count(), 1u);
+  EXPECT_EQ(last_report().bug_class, BugClass::UseAfterFreeWrite);
+  EXPECT_NE(std::string(last_report().text).find("41 41 41 41"), std::string::npos) << last_report().text;
   EXPECT_TRUE(slab_check());
 }
 
@@ -611,10 +624,7 @@ TEST_F(ThreadCacheTest, UseAfterFreeWriteIntoAnObjectBackInItsSlabIsReportedAtRe
 // reports it and keeps it out of use.
 TEST_F(ThreadCacheTest, WriteIntoAFreeObjectInItsSlabIsFoundByTheFreeObjectCheck) {
   std::vector<void*> v;
-  for (int i = 0; i < 400; ++i) v.push_back(kmalloc(96));
-  void* victim = v[5];
-  free_all_but_first_so_that_victim_drains(v, victim);
-  ASSERT_FALSE(slab::thread_cache_holding(victim));
+  void* victim = a_96_byte_object_back_in_its_slab(&v);
   EXPECT_TRUE(slab_free_marks_check());
   EXPECT_EQ(report_count(), 0u);
   std::memset(victim, 0x41, 8);
@@ -626,12 +636,8 @@ TEST_F(ThreadCacheTest, WriteIntoAFreeObjectInItsSlabIsFoundByTheFreeObjectCheck
   EXPECT_NE(text.find("41 41 41 41 41 41 41 41"), std::string::npos) << text;
   EXPECT_NE(text.find("kmalloc-96"), std::string::npos) << text;
   EXPECT_TRUE(slab_check());
-  std::vector<void*> w;
-  for (int i = 0; i < 400; ++i) w.push_back(kmalloc(96));
+  expect_refills_skip(victim, v);
   EXPECT_EQ(report_count(), 2u);  // and again by the refill, which takes it out of use
-  for (void* x : w) EXPECT_NE(x, victim);
-  for (void* x : w) kfree(x);
-  kfree(v[0]);
   EXPECT_TRUE(slab_check());
 }
 
